@@ -1,0 +1,742 @@
+/* decoder.c - L2-L4 decoding of one captured frame.
+ *
+ * One static function per layer. Each layer reads only through fits(), so
+ * no byte past the capture (or past the end of the enclosing IP datagram)
+ * is ever touched, whatever the input.
+ *
+ * Two lengths bound every layer:
+ *   wire - where the current datagram ends on the wire: the frame length for
+ *          the outermost layer, then each IP/UDP length field as we descend.
+ *          Ethernet padding and other trailers lie past it and are ignored.
+ *   lim  - the bytes we may actually read: min(wire, bytes captured).
+ * A header that ends past lim but not past wire was cut by the snap length:
+ * that is DECODED_SNAPPED, not malformed. A header that ends past wire is
+ * malformed and counted under its own counter.
+ *
+ * Return convention of the layer functions: true when the current layer's
+ * view of the packet is worth keeping - an IP header was decoded and the
+ * headers it carries were not malformed - false otherwise. Tunnel code uses
+ * this to choose between the inner and the outer packet. Two faults keep
+ * the view on purpose: GRE_UNSUPPORTED and TUNNEL_DEPTH_LIMIT say only that
+ * we stopped descending, not that the IP packet holding them is bad. */
+#include <string.h>
+
+#include <netinet/in.h>
+
+#include "counter.h"
+#include "decoder.h"
+
+/* Bounds of the walks; each is a "limit" counter when exceeded. */
+#define MAX_VLAN_TAGS       4   /* QinQ is 2; 4 leaves room for odd carriers */
+#define MAX_IPV6_EXT_HDRS   8   /* real stacks send 1-3 */
+#define MAX_TUNNEL_DEPTH    3   /* tunnels followed below the outer packet */
+
+/* Views are 16-bit offsets, so nothing past 64 KiB is ever decoded. */
+#define MAX_VIEW_BYTES      UINT16_MAX
+
+#define ETHERTYPE_IPV4      0x0800
+#define ETHERTYPE_IPV6      0x86dd
+#define ETHERTYPE_VLAN      0x8100
+#define ETHERTYPE_QINQ      0x88a8
+#define ETHERTYPE_QINQ_OLD  0x9100
+#define ETHERTYPE_TEB       0x6558  /* GRE transparent Ethernet bridging */
+
+#define VXLAN_PORT          4789
+
+/* IPv6 extension headers without an IPPROTO_* name in every libc. */
+#define EXT_MOBILITY        135
+#define EXT_HIP             139
+#define EXT_SHIM6           140
+
+struct dctx {
+    const uint8_t *data;
+    uint32_t cap;        /* bytes captured (capped at MAX_VIEW_BYTES) */
+    uint32_t wire;       /* end of the current datagram on the wire */
+    uint32_t lim;        /* min(wire, cap): readable end of this layer */
+    unsigned depth;      /* tunnels followed so far */
+    bool frag;           /* current IP layer is a fragment */
+    bool invalid;        /* a fault counter was bumped */
+    bool snapped;        /* some header or length was cut by the snap length */
+    struct decoded_packet *out;
+    struct decoder_counters *cnt;
+};
+
+static const char *const counter_names[DECODER_COUNTER_COUNT] = {
+#define DECODER_COUNTER_NAME(id, name) name,
+    DECODER_COUNTERS(DECODER_COUNTER_NAME)
+#undef DECODER_COUNTER_NAME
+};
+
+const char *decoder_counter_name(enum decoder_counter i)
+{
+    return (unsigned)i < DECODER_COUNTER_COUNT ? counter_names[i] : NULL;
+}
+
+enum link_type link_type_from_dlt(int dlt)
+{
+    switch (dlt) {
+    case 1:   return LINK_ETHERNET;   /* DLT_EN10MB */
+    case 12:                          /* DLT_RAW (most platforms) */
+    case 101:                         /* LINKTYPE_RAW */
+    case 228:                         /* LINKTYPE_IPV4 */
+    case 229: return LINK_RAW;        /* LINKTYPE_IPV6 */
+    case 113: return LINK_LINUX_SLL;
+    case 276: return LINK_LINUX_SLL2;
+    case 0:                           /* DLT_NULL: host byte order family */
+    case 108: return LINK_NULL;       /* DLT_LOOP: network byte order family */
+    default:  return LINK_UNSUPPORTED;
+    }
+}
+
+/* Byte readers: the frame has no alignment guarantee, so never cast. */
+static inline uint16_t read_be16(const uint8_t *p)
+{
+    return (uint16_t)((uint16_t)p[0] << 8 | p[1]);
+}
+
+static inline uint32_t read_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+           (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint32_t read_le32(const uint8_t *p)
+{
+    return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[1] << 8 | p[0];
+}
+
+#define COUNT(c, id) counter_inc(&(c)->cnt->v[DECODER_##id])
+
+/* A malformed header: its own counter now, "invalid" once at the end. */
+static void fault(struct dctx *c, enum decoder_counter id)
+{
+    counter_inc(&c->cnt->v[id]);
+    c->invalid = true;
+}
+
+static inline bool fits(const struct dctx *c, uint32_t off, uint32_t n)
+{
+    return (uint64_t)off + n <= c->lim;
+}
+
+/* A header of n bytes at off does not fit. Decide why: cut by the snap
+ * length (the datagram says the bytes exist) or malformed. Returns true when
+ * merely snapped, so an L4 caller can keep the IP view it already has. */
+static bool cut_short(struct dctx *c, uint32_t off, uint32_t n,
+                      enum decoder_counter id)
+{
+    if ((uint64_t)off + n <= c->wire) {
+        c->snapped = true;
+        return true;
+    }
+    fault(c, id);
+    return false;
+}
+
+/* Narrow the current datagram to end at end (an IP or UDP length). */
+static void set_wire_end(struct dctx *c, uint32_t end)
+{
+    c->wire = end;
+    c->lim = end < c->cap ? end : c->cap;
+    if (c->lim < c->wire)
+        c->snapped = true;
+}
+
+/* Payload view: [off, lim), empty when off is past lim. */
+static void set_payload(struct dctx *c, uint32_t off)
+{
+    if (off > c->lim)
+        off = c->lim;
+    c->out->payload_offset = (uint16_t)off;
+    c->out->payload_len = (uint16_t)(c->lim - off);
+}
+
+static bool decode_ipv4(struct dctx *c, uint32_t off);
+static bool decode_ipv6(struct dctx *c, uint32_t off);
+static bool decode_ethernet(struct dctx *c, uint32_t off);
+
+/* ---- tunnels ------------------------------------------------------------ */
+
+enum inner_kind { INNER_IPV4, INNER_IPV6, INNER_ETHERNET };
+
+/* Decode the packet carried at off and make it the result.
+ *
+ * Choice for a malformed (or non-IP, or snapped-before-IP) inner packet:
+ * the result falls back to the enclosing packet exactly as it was decoded
+ * before descending, so the flow is the outer flow and DECODED_TUNNEL is
+ * clear. The inner fault is still counted and DECODED_INVALID still set.
+ * Hitting the depth limit keeps the current (last decoded) layer.
+ *
+ * VLAN IDs stay those of the outermost Ethernet header: they name the
+ * capture segment, which is what the flow key wants. */
+static bool decode_tunnel(struct dctx *c, enum inner_kind kind, uint32_t off)
+{
+    struct decoded_packet *out = c->out;
+    struct decoded_packet outer;
+    bool ok;
+
+    if (c->depth >= MAX_TUNNEL_DEPTH) {
+        fault(c, DECODER_TUNNEL_DEPTH_LIMIT);
+        return true;
+    }
+    outer = *out;
+    memset(out, 0, sizeof(*out));
+    out->vlan[0] = outer.vlan[0];
+    out->vlan[1] = outer.vlan[1];
+    out->flags = DECODED_TUNNEL;
+
+    c->depth++;
+    if (kind == INNER_IPV4)
+        ok = decode_ipv4(c, off);
+    else if (kind == INNER_IPV6)
+        ok = decode_ipv6(c, off);
+    else
+        ok = decode_ethernet(c, off);
+    c->depth--;
+
+    if (!ok)
+        *out = outer;
+    return true;
+}
+
+/* GRE (RFC 2784/2890): version 0 with optional checksum, key and sequence
+ * words. Anything else (PPTP's version 1, RFC 1701 routing, protocols we do
+ * not decode such as MPLS or ERSPAN) leaves the outer IP packet as result. */
+static bool decode_gre(struct dctx *c, uint32_t off)
+{
+    const uint8_t *h = c->data + off;
+    uint16_t fv, proto;
+    uint32_t hlen;
+
+    COUNT(c, GRE);
+    if (c->frag)  /* the inner packet is split across fragments */
+        return true;
+    if (!fits(c, off, 4))
+        return cut_short(c, off, 4, DECODER_GRE_TRUNCATED);
+    fv = read_be16(h);
+    proto = read_be16(h + 2);
+    if ((fv & 0x0007) != 0 || (fv & 0x4000) != 0) {
+        fault(c, DECODER_GRE_UNSUPPORTED);
+        return true;
+    }
+    hlen = 4u + ((fv & 0x8000) ? 4u : 0u) + ((fv & 0x2000) ? 4u : 0u) +
+           ((fv & 0x1000) ? 4u : 0u);
+    if (!fits(c, off, hlen))
+        return cut_short(c, off, hlen, DECODER_GRE_TRUNCATED);
+
+    switch (proto) {
+    case ETHERTYPE_IPV4: return decode_tunnel(c, INNER_IPV4, off + hlen);
+    case ETHERTYPE_IPV6: return decode_tunnel(c, INNER_IPV6, off + hlen);
+    case ETHERTYPE_TEB:  return decode_tunnel(c, INNER_ETHERNET, off + hlen);
+    default:
+        fault(c, DECODER_GRE_UNSUPPORTED);
+        return true;
+    }
+}
+
+/* VXLAN (RFC 7348): 8-byte header, then an Ethernet frame. Without the
+ * I flag the VNI is not valid: the packet is counted as VXLAN but left as
+ * plain UDP rather than guessing at what an unrelated user of port 4789
+ * sends. */
+static bool decode_vxlan(struct dctx *c, uint32_t off)
+{
+    COUNT(c, VXLAN);
+    if (!fits(c, off, 8))
+        return cut_short(c, off, 8, DECODER_VXLAN_TRUNCATED);
+    if ((c->data[off] & 0x08) == 0)
+        return true;
+    return decode_tunnel(c, INNER_ETHERNET, off + 8);
+}
+
+static bool decode_ip_in_ip(struct dctx *c, uint32_t off, bool v6)
+{
+    if (v6)
+        COUNT(c, IPV6_IN_IP);
+    else
+        COUNT(c, IPV4_IN_IP);
+    if (c->frag)
+        return true;
+    return decode_tunnel(c, v6 ? INNER_IPV6 : INNER_IPV4, off);
+}
+
+/* ---- transport ---------------------------------------------------------- */
+
+static bool decode_tcp(struct dctx *c, uint32_t off)
+{
+    struct decoded_packet *out = c->out;
+    const uint8_t *h = c->data + off;
+    uint32_t hlen;
+
+    COUNT(c, TCP);
+    if (!fits(c, off, 20))
+        return cut_short(c, off, 20, DECODER_TCP_TRUNCATED);
+    hlen = (uint32_t)(h[12] >> 4) * 4;
+    /* A data offset below 5 words, or options running past the datagram,
+     * cannot be a real header. Options cut by the snap length are fine:
+     * everything we keep is in the first 20 bytes. */
+    if (hlen < 20 || (uint64_t)off + hlen > c->wire) {
+        fault(c, DECODER_TCP_BAD_HLEN);
+        return false;
+    }
+    out->src_port = read_be16(h);
+    out->dst_port = read_be16(h + 2);
+    out->tcp_seq = read_be32(h + 4);
+    out->tcp_ack = read_be32(h + 8);
+    out->tcp_flags = h[13];
+    out->tcp_window = read_be16(h + 14);
+    out->l4_offset = (uint16_t)off;
+    out->flags |= DECODED_L4;
+    set_payload(c, off + hlen);
+    return true;
+}
+
+static bool decode_udp(struct dctx *c, uint32_t off)
+{
+    struct decoded_packet *out = c->out;
+    const uint8_t *h = c->data + off;
+    uint32_t ulen;
+
+    COUNT(c, UDP);
+    if (!fits(c, off, 8))
+        return cut_short(c, off, 8, DECODER_UDP_TRUNCATED);
+    ulen = read_be16(h + 4);
+    /* In a first fragment the UDP length covers the whole datagram, so it
+     * is only checked against the IP payload of unfragmented packets. */
+    if (ulen < 8 || (!c->frag && (uint64_t)off + ulen > c->wire)) {
+        fault(c, DECODER_UDP_BAD_LEN);
+        return false;
+    }
+    out->src_port = read_be16(h);
+    out->dst_port = read_be16(h + 2);
+    out->l4_offset = (uint16_t)off;
+    out->flags |= DECODED_L4;
+    if (!c->frag)
+        set_wire_end(c, off + ulen);  /* bytes past the UDP length are junk */
+    set_payload(c, off + 8);
+
+    if (out->dst_port == VXLAN_PORT && !c->frag)
+        return decode_vxlan(c, off + 8);
+    return true;
+}
+
+/* ICMPv4 and ICMPv6 share the layout we need: type, code, checksum, then
+ * for echo the identifier, which stands in for both ports so that a ping
+ * session is one flow. Every message has at least these 8 bytes. */
+static bool decode_icmp(struct dctx *c, uint32_t off, bool v6)
+{
+    struct decoded_packet *out = c->out;
+    const uint8_t *h = c->data + off;
+    bool echo;
+
+    if (v6)
+        COUNT(c, ICMPV6);
+    else
+        COUNT(c, ICMPV4);
+    if (!fits(c, off, 8))
+        return cut_short(c, off, 8, v6 ? DECODER_ICMPV6_TRUNCATED
+                                       : DECODER_ICMPV4_TRUNCATED);
+    out->icmp_type = h[0];
+    out->icmp_code = h[1];
+    if (v6)
+        echo = h[0] == 128 || h[0] == 129;
+    else
+        echo = h[0] == 8 || h[0] == 0;
+    if (echo)
+        out->src_port = out->dst_port = read_be16(h + 4);
+    out->l4_offset = (uint16_t)off;
+    out->flags |= DECODED_L4;
+    set_payload(c, off + 8);
+    return true;
+}
+
+static bool decode_sctp(struct dctx *c, uint32_t off)
+{
+    struct decoded_packet *out = c->out;
+    const uint8_t *h = c->data + off;
+
+    COUNT(c, SCTP);
+    if (!fits(c, off, 12))
+        return cut_short(c, off, 12, DECODER_SCTP_TRUNCATED);
+    out->src_port = read_be16(h);
+    out->dst_port = read_be16(h + 2);
+    out->l4_offset = (uint16_t)off;
+    out->flags |= DECODED_L4;
+    set_payload(c, off + 12);
+    return true;
+}
+
+/* The IP payload at off carries proto. The caller has already set ip_proto
+ * and the payload view to the whole IP payload. */
+static bool decode_l4(struct dctx *c, uint8_t proto, uint32_t off)
+{
+    switch (proto) {
+    case IPPROTO_TCP:    return decode_tcp(c, off);
+    case IPPROTO_UDP:    return decode_udp(c, off);
+    case IPPROTO_ICMP:   return decode_icmp(c, off, false);
+    case IPPROTO_ICMPV6: return decode_icmp(c, off, true);
+    case IPPROTO_SCTP:   return decode_sctp(c, off);
+    case IPPROTO_GRE:    return decode_gre(c, off);
+    case IPPROTO_IPIP:   return decode_ip_in_ip(c, off, false);
+    case IPPROTO_IPV6:   return decode_ip_in_ip(c, off, true);
+    default:
+        COUNT(c, OTHER_IP_PROTO);
+        return true;
+    }
+}
+
+/* ---- network ------------------------------------------------------------ */
+
+/* The fields both IP versions fill. The view's IP and L4 part is zero on
+ * entry to an IP layer: decode_packet() and decode_tunnel() clear it. */
+static void set_ip_common(struct dctx *c, uint8_t version, uint8_t proto,
+                          uint8_t ttl, uint32_t off)
+{
+    struct decoded_packet *out = c->out;
+
+    out->ip_version = version;
+    out->ip_proto = proto;
+    out->ttl = ttl;
+    out->l3_offset = (uint16_t)off;
+    out->flags |= DECODED_IP;
+}
+
+static bool decode_ipv4(struct dctx *c, uint32_t off)
+{
+    struct decoded_packet *out = c->out;
+    const uint8_t *h = c->data + off;
+    uint32_t hlen, tlen;
+    uint16_t frag;
+
+    COUNT(c, IPV4);
+    c->frag = false;
+    if (!fits(c, off, 20)) {
+        cut_short(c, off, 20, DECODER_IPV4_TRUNCATED);
+        return false;
+    }
+    if ((h[0] >> 4) != 4) {
+        fault(c, DECODER_IPV4_BAD_VERSION);
+        return false;
+    }
+    hlen = (uint32_t)(h[0] & 0x0f) * 4;
+    if (hlen < 20) {
+        fault(c, DECODER_IPV4_BAD_IHL);
+        return false;
+    }
+    tlen = read_be16(h + 2);
+    /* Past the enclosing datagram (or, outermost, past the frame's wire
+     * length) the total length is a lie; past only the capture it is the
+     * snap length at work, and set_wire_end() says so. */
+    if (tlen < hlen || (uint64_t)off + tlen > c->wire) {
+        fault(c, DECODER_IPV4_BAD_TOTAL_LEN);
+        return false;
+    }
+    set_wire_end(c, off + tlen);   /* drops Ethernet padding */
+    if (!fits(c, off, hlen)) {     /* options cut by the snap length */
+        cut_short(c, off, hlen, DECODER_IPV4_TRUNCATED);
+        return false;
+    }
+
+    memcpy(out->src_addr, h + 12, 4);   /* bytes 4..15 are already zero */
+    memcpy(out->dst_addr, h + 16, 4);
+    set_ip_common(c, 4, h[9], h[8], off);
+    set_payload(c, off + hlen);
+    if (hlen > 20) {
+        out->flags |= DECODED_IP_OPTIONS;
+        COUNT(c, IPV4_OPTIONS);
+    }
+
+    /* MF set or a non-zero offset: a fragment. Only the first one (offset
+     * 0) carries the L4 header. */
+    frag = read_be16(h + 6);
+    if (frag & 0x3fff) {
+        c->frag = true;
+        out->flags |= DECODED_FRAGMENT;
+        COUNT(c, IPV4_FRAG);
+        if (frag & 0x1fff) {
+            out->flags |= DECODED_FRAG_LATER;
+            return true;
+        }
+    }
+    return decode_l4(c, h[9], off + hlen);
+}
+
+/* How an IPv6 extension header walk ended. */
+enum ext_walk { WALK_L4, WALK_NO_L4, WALK_FAULT };
+
+/* Walk the IPv6 extension headers from *offp with first next header *nxtp,
+ * leaving both at the upper-layer header. WALK_NO_L4 covers a later
+ * fragment, ESP, no-next-header, and a chain cut by the snap length. */
+static enum ext_walk ipv6_ext_walk(struct dctx *c, uint8_t *nxtp, uint32_t *offp)
+{
+    struct decoded_packet *out = c->out;
+    uint8_t nxt = *nxtp;
+    uint32_t off = *offp, len;
+    enum ext_walk res = WALK_L4;
+    unsigned n = 0;
+
+    for (;;) {
+        switch (nxt) {
+        case IPPROTO_HOPOPTS:
+        case IPPROTO_ROUTING:
+        case IPPROTO_DSTOPTS:
+        case IPPROTO_FRAGMENT:
+        case IPPROTO_AH:
+        case EXT_MOBILITY:
+        case EXT_HIP:
+        case EXT_SHIM6:
+            break;
+        case IPPROTO_ESP:     /* encrypted: nothing more to read */
+        case IPPROTO_NONE:
+            COUNT(c, OTHER_IP_PROTO);
+            res = WALK_NO_L4;
+            goto done;
+        default:
+            goto done;
+        }
+        if (++n > MAX_IPV6_EXT_HDRS) {
+            fault(c, DECODER_IPV6_EXT_HDR_LIMIT);
+            return WALK_FAULT;
+        }
+        /* Every extension header is at least 8 bytes: enough to read its
+         * length, in 4-byte units for AH and 8-byte units for the rest. */
+        len = 8;
+        if (fits(c, off, len)) {
+            if (nxt == IPPROTO_AH)
+                len = ((uint32_t)c->data[off + 1] + 2) * 4;
+            else if (nxt != IPPROTO_FRAGMENT)
+                len = ((uint32_t)c->data[off + 1] + 1) * 8;
+        }
+        if (!fits(c, off, len)) {
+            res = cut_short(c, off, len, DECODER_IPV6_EXT_HDR_TRUNCATED)
+                  ? WALK_NO_L4 : WALK_FAULT;
+            goto done;
+        }
+
+        if (nxt == IPPROTO_FRAGMENT) {
+            uint16_t fo = read_be16(c->data + off + 2);
+            /* Offset 0 with M clear is an atomic fragment (RFC 6946): a
+             * whole packet, decoded as if the header were absent. */
+            if (fo & 0xfff9) {
+                c->frag = true;
+                out->flags |= DECODED_FRAGMENT;
+                COUNT(c, IPV6_FRAG);
+                if (fo & 0xfff8) {
+                    out->flags |= DECODED_FRAG_LATER;
+                    res = WALK_NO_L4;
+                }
+            }
+        }
+        nxt = c->data[off];
+        off += len;
+        if (res != WALK_L4)
+            goto done;
+    }
+done:
+    *nxtp = nxt;
+    *offp = off;
+    return res;
+}
+
+static bool decode_ipv6(struct dctx *c, uint32_t off)
+{
+    struct decoded_packet *out = c->out;
+    const uint8_t *h = c->data + off;
+    uint32_t plen, end, l4off;
+    enum ext_walk walk;
+    uint8_t nxt;
+
+    COUNT(c, IPV6);
+    c->frag = false;
+    if (!fits(c, off, 40)) {
+        cut_short(c, off, 40, DECODER_IPV6_TRUNCATED);
+        return false;
+    }
+    if ((h[0] >> 4) != 6) {
+        fault(c, DECODER_IPV6_BAD_VERSION);
+        return false;
+    }
+    plen = read_be16(h + 4);
+    nxt = h[6];
+    /* A zero payload length with hop-by-hop options is a jumbogram
+     * (RFC 2675): the payload runs to the end of the enclosing datagram. */
+    end = (plen == 0 && nxt == IPPROTO_HOPOPTS) ? c->wire : off + 40 + plen;
+    /* IPv6 has no length counter of its own: a payload length past the
+     * enclosing datagram means the packet was truncated on its way. */
+    if (end > c->wire) {
+        fault(c, DECODER_IPV6_TRUNCATED);
+        return false;
+    }
+    set_wire_end(c, end);
+
+    memcpy(out->src_addr, h + 8, 16);
+    memcpy(out->dst_addr, h + 24, 16);
+    set_ip_common(c, 6, nxt, h[7], off);
+    set_payload(c, off + 40);
+
+    /* Extension headers belong to the IP layer, like IPv4 options: a bad
+     * one is counted but the addresses decoded so far stay. */
+    l4off = off + 40;
+    walk = ipv6_ext_walk(c, &nxt, &l4off);
+    if (walk == WALK_FAULT)
+        return false;
+    out->ip_proto = nxt;
+    set_payload(c, l4off);
+    if (walk == WALK_NO_L4)
+        return true;
+    return decode_l4(c, nxt, l4off);
+}
+
+/* ---- link --------------------------------------------------------------- */
+
+/* type is the EtherType found just before off; walk VLAN tags, then hand
+ * IP to its decoder. Shared by Ethernet and both Linux cooked headers. */
+static bool decode_ethertype(struct dctx *c, uint32_t off, uint16_t type)
+{
+    struct decoded_packet *out = c->out;
+    unsigned tags = 0;
+
+    while (type == ETHERTYPE_VLAN || type == ETHERTYPE_QINQ ||
+           type == ETHERTYPE_QINQ_OLD) {
+        if (tags == MAX_VLAN_TAGS) {
+            fault(c, DECODER_VLAN_LAYER_LIMIT);
+            return false;
+        }
+        if (!fits(c, off, 4)) {
+            cut_short(c, off, 4, DECODER_VLAN_TRUNCATED);
+            return false;
+        }
+        /* Only the outermost frame names the capture segment. */
+        if (tags < 2 && c->depth == 0)
+            out->vlan[tags] = read_be16(c->data + off) & 0x0fff;
+        type = read_be16(c->data + off + 2);
+        off += 4;
+        tags++;
+        COUNT(c, VLAN);
+    }
+    if (tags >= 2)
+        COUNT(c, VLAN_QINQ);
+
+    switch (type) {
+    case ETHERTYPE_IPV4: return decode_ipv4(c, off);
+    case ETHERTYPE_IPV6: return decode_ipv6(c, off);
+    default:
+        COUNT(c, NON_IP);  /* ARP, LLDP, 802.3 lengths...: fine, not ours */
+        return false;
+    }
+}
+
+static bool decode_ethernet(struct dctx *c, uint32_t off)
+{
+    COUNT(c, ETHERNET);
+    if (!fits(c, off, 14)) {
+        cut_short(c, off, 14, DECODER_ETHERNET_TRUNCATED);
+        return false;
+    }
+    return decode_ethertype(c, off + 14, read_be16(c->data + off + 12));
+}
+
+/* Linux cooked v1: packet type, ARPHRD, address length, 8 address bytes,
+ * protocol. v2 puts the protocol first and grows to 20 bytes. */
+static bool decode_sll(struct dctx *c, bool v2)
+{
+    uint32_t hlen = v2 ? 20 : 16;
+
+    COUNT(c, SLL);
+    if (!fits(c, 0, hlen)) {
+        cut_short(c, 0, hlen, DECODER_SLL_TRUNCATED);
+        return false;
+    }
+    return decode_ethertype(c, hlen, read_be16(c->data + (v2 ? 0 : 14)));
+}
+
+/* BSD loopback: a 4-byte address family, host order for DLT_NULL and
+ * network order for DLT_LOOP. Families fit in 16 bits, so whichever
+ * reading is small is the right one. AF_INET6 differs across systems. */
+static bool decode_null(struct dctx *c)
+{
+    uint32_t af;
+
+    COUNT(c, NULL_LINK);
+    if (!fits(c, 0, 4)) {
+        cut_short(c, 0, 4, DECODER_NULL_TRUNCATED);
+        return false;
+    }
+    af = read_be32(c->data);
+    if (af > 0xffff)
+        af = read_le32(c->data);
+    switch (af) {
+    case 2:                       /* AF_INET everywhere */
+        return decode_ipv4(c, 4);
+    case 10:                      /* Linux */
+    case 24:                      /* NetBSD, OpenBSD, BSD/OS */
+    case 28:                      /* FreeBSD, DragonFly */
+    case 30:                      /* macOS */
+        return decode_ipv6(c, 4);
+    default:
+        COUNT(c, NON_IP);
+        return false;
+    }
+}
+
+/* Raw IP: the version nibble is all there is to go on. */
+static bool decode_raw(struct dctx *c)
+{
+    COUNT(c, RAW);
+    if (!fits(c, 0, 1)) {
+        cut_short(c, 0, 1, DECODER_RAW_BAD_VERSION);
+        return false;
+    }
+    switch (c->data[0] >> 4) {
+    case 4: return decode_ipv4(c, 0);
+    case 6: return decode_ipv6(c, 0);
+    default:
+        fault(c, DECODER_RAW_BAD_VERSION);
+        return false;
+    }
+}
+
+bool decode_packet(const struct packet *pkt, struct decoded_packet *out,
+                   struct decoder_counters *counters)
+{
+    static const uint8_t no_bytes[1];
+    struct dctx c;
+
+    memset(out, 0, sizeof(*out));
+    counter_inc(&counters->v[DECODER_PKTS]);
+    counter_add(&counters->v[DECODER_BYTES], pkt->wirelen);
+
+    /* A NULL frame reads as an empty one; no pointer math on NULL. */
+    c.data = pkt->data ? pkt->data : no_bytes;
+    c.cap = pkt->data ? pkt->caplen : 0;
+    if (c.cap > MAX_VIEW_BYTES)
+        c.cap = MAX_VIEW_BYTES;
+    /* wirelen < caplen breaks the contract; trust the bytes we have. */
+    c.wire = pkt->wirelen > pkt->caplen ? pkt->wirelen : pkt->caplen;
+    c.lim = c.cap;
+    c.depth = 0;
+    c.frag = false;
+    c.invalid = false;
+    c.snapped = false;
+    c.out = out;
+    c.cnt = counters;
+
+    switch (pkt->link_type) {
+    case LINK_ETHERNET:   decode_ethernet(&c, 0); break;
+    case LINK_RAW:        decode_raw(&c); break;
+    case LINK_LINUX_SLL:  decode_sll(&c, false); break;
+    case LINK_LINUX_SLL2: decode_sll(&c, true); break;
+    case LINK_NULL:       decode_null(&c); break;
+    default:              fault(&c, DECODER_LINK_UNSUPPORTED); break;
+    }
+
+    if (c.snapped) {
+        out->flags |= DECODED_SNAPPED;
+        COUNT(&c, SNAPPED);
+    }
+    if (c.invalid) {
+        out->flags |= DECODED_INVALID;
+        COUNT(&c, INVALID);
+    }
+    return (out->flags & DECODED_IP) != 0;
+}

@@ -1,0 +1,1928 @@
+/* test_decoder.c - decode_packet() on hand-built frames.
+ *
+ * Packets are assembled layer by layer in a byte buffer; length fields are
+ * patched once the layers below are in place. Every decode runs on a heap
+ * copy of exactly caplen bytes, so under AddressSanitizer any read past the
+ * capture is caught, not just wrong answers. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <netinet/in.h>
+
+#include "cunit_run.h"
+#include "decoder.h"
+
+/* ---- packet builder ----------------------------------------------------- */
+
+struct pb {
+    uint8_t b[4096];
+    uint32_t n;
+};
+
+static void put(struct pb *p, const void *src, uint32_t len)
+{
+    if (p->n + len > sizeof(p->b))
+        abort();  /* a test bug, not a decoder one */
+    memcpy(p->b + p->n, src, len);
+    p->n += len;
+}
+
+static void put8(struct pb *p, uint8_t v)
+{
+    put(p, &v, 1);
+}
+
+static void put16(struct pb *p, uint16_t v)
+{
+    uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+    put(p, b, 2);
+}
+
+static void put32(struct pb *p, uint32_t v)
+{
+    put16(p, (uint16_t)(v >> 16));
+    put16(p, (uint16_t)v);
+}
+
+static void putz(struct pb *p, uint32_t len)
+{
+    for (uint32_t i = 0; i < len; i++)
+        put8(p, 0);
+}
+
+static void set16(struct pb *p, uint32_t off, uint16_t v)
+{
+    p->b[off] = (uint8_t)(v >> 8);
+    p->b[off + 1] = (uint8_t)v;
+}
+
+#define A4(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | \
+                        (uint32_t)(c) << 8 | (uint32_t)(d))
+#define HOST1 A4(10, 0, 0, 1)
+#define HOST2 A4(10, 0, 0, 2)
+
+static uint32_t eth(struct pb *p, uint16_t type)
+{
+    static const uint8_t macs[12] = { 0x00, 0x11, 0x22, 0x33, 0x44, 0x55,
+                                      0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb };
+    uint32_t off = p->n;
+
+    put(p, macs, sizeof(macs));
+    put16(p, type);
+    return off;
+}
+
+static uint32_t vtag(struct pb *p, uint16_t tci, uint16_t type)
+{
+    uint32_t off = p->n;
+
+    put16(p, tci);
+    put16(p, type);
+    return off;
+}
+
+static uint32_t ipv4x(struct pb *p, uint8_t proto, uint32_t src, uint32_t dst,
+                      uint8_t ihl, uint16_t frag)
+{
+    uint32_t off = p->n;
+
+    put8(p, (uint8_t)(0x40 | ihl));
+    put8(p, 0);          /* TOS */
+    put16(p, 0);         /* total length: fix_ipv4() */
+    put16(p, 0x1234);    /* id */
+    put16(p, frag);
+    put8(p, 64);         /* TTL */
+    put8(p, proto);
+    put16(p, 0);         /* checksum: the decoder does not verify it */
+    put32(p, src);
+    put32(p, dst);
+    for (unsigned i = 5; i < ihl; i++)
+        put32(p, 0x01010101);  /* NOP options */
+    return off;
+}
+
+static uint32_t ipv4(struct pb *p, uint8_t proto, uint32_t src, uint32_t dst)
+{
+    return ipv4x(p, proto, src, dst, 5, 0);
+}
+
+static void fix_ipv4(struct pb *p, uint32_t off)
+{
+    set16(p, off + 2, (uint16_t)(p->n - off));
+}
+
+/* 2001:db8::<src>, 2001:db8::<dst> */
+static uint32_t ipv6(struct pb *p, uint8_t nxt, uint8_t src, uint8_t dst)
+{
+    uint8_t a[16] = { 0x20, 0x01, 0x0d, 0xb8 };
+    uint32_t off = p->n;
+
+    put32(p, 0x60000000);
+    put16(p, 0);         /* payload length: fix_ipv6() */
+    put8(p, nxt);
+    put8(p, 63);         /* hop limit */
+    a[15] = src;
+    put(p, a, 16);
+    a[15] = dst;
+    put(p, a, 16);
+    return off;
+}
+
+static void fix_ipv6(struct pb *p, uint32_t off)
+{
+    set16(p, off + 4, (uint16_t)(p->n - off - 40));
+}
+
+/* A generic extension header of 8 * (units + 1) bytes. */
+static uint32_t ext6(struct pb *p, uint8_t nxt, uint8_t units)
+{
+    uint32_t off = p->n;
+
+    put8(p, nxt);
+    put8(p, units);
+    putz(p, 6 + 8u * units);
+    return off;
+}
+
+static uint32_t frag6(struct pb *p, uint8_t nxt, uint16_t offset8, bool more)
+{
+    uint32_t off = p->n;
+
+    put8(p, nxt);
+    put8(p, 0);
+    put16(p, (uint16_t)(offset8 << 3 | (more ? 1 : 0)));
+    put32(p, 0xabcd);
+    return off;
+}
+
+/* AH with a 12-byte ICV: (4 + 2) * 4 = 24 bytes. */
+static uint32_t ah(struct pb *p, uint8_t nxt)
+{
+    uint32_t off = p->n;
+
+    put8(p, nxt);
+    put8(p, 4);
+    putz(p, 22);
+    return off;
+}
+
+static uint32_t tcpx(struct pb *p, uint16_t sport, uint16_t dport, uint32_t seq,
+                     uint32_t ack, uint8_t flags, uint8_t doff)
+{
+    uint32_t off = p->n;
+
+    put16(p, sport);
+    put16(p, dport);
+    put32(p, seq);
+    put32(p, ack);
+    put8(p, (uint8_t)(doff << 4));
+    put8(p, flags);
+    put16(p, 0xfaf0);    /* window */
+    put16(p, 0);         /* checksum */
+    put16(p, 0);         /* urgent */
+    for (unsigned i = 5; i < doff; i++)
+        put32(p, 0x01010101);
+    return off;
+}
+
+static uint32_t tcp(struct pb *p, uint16_t sport, uint16_t dport, uint8_t flags)
+{
+    return tcpx(p, sport, dport, 1000, 2000, flags, 5);
+}
+
+static uint32_t udp(struct pb *p, uint16_t sport, uint16_t dport)
+{
+    uint32_t off = p->n;
+
+    put16(p, sport);
+    put16(p, dport);
+    put16(p, 0);         /* length: fix_udp() */
+    put16(p, 0);
+    return off;
+}
+
+static void fix_udp(struct pb *p, uint32_t off)
+{
+    set16(p, off + 4, (uint16_t)(p->n - off));
+}
+
+static uint32_t icmp(struct pb *p, uint8_t type, uint8_t code, uint16_t id)
+{
+    uint32_t off = p->n;
+
+    put8(p, type);
+    put8(p, code);
+    put16(p, 0);
+    put16(p, id);
+    put16(p, 1);         /* sequence */
+    return off;
+}
+
+static uint32_t sctp(struct pb *p, uint16_t sport, uint16_t dport)
+{
+    uint32_t off = p->n;
+
+    put16(p, sport);
+    put16(p, dport);
+    put32(p, 0x11223344);  /* verification tag */
+    put32(p, 0);           /* checksum */
+    return off;
+}
+
+/* GRE with the optional words its C, K and S bits ask for. */
+static uint32_t gre(struct pb *p, uint16_t flags_ver, uint16_t proto)
+{
+    uint32_t off = p->n;
+
+    put16(p, flags_ver);
+    put16(p, proto);
+    if (flags_ver & 0x8000)
+        put32(p, 0);           /* checksum + reserved */
+    if (flags_ver & 0x2000)
+        put32(p, 0xdeadbeef);  /* key */
+    if (flags_ver & 0x1000)
+        put32(p, 7);           /* sequence */
+    return off;
+}
+
+static uint32_t vxlan(struct pb *p, uint8_t flags, uint32_t vni)
+{
+    uint32_t off = p->n;
+
+    put8(p, flags);
+    putz(p, 3);
+    put32(p, vni << 8);
+    return off;
+}
+
+static uint32_t sll(struct pb *p, uint16_t proto)
+{
+    uint32_t off = p->n;
+
+    put16(p, 0);         /* packet type: to us */
+    put16(p, 1);         /* ARPHRD_ETHER */
+    put16(p, 6);
+    put32(p, 0x00112233);
+    put32(p, 0x44550000);
+    put16(p, proto);
+    return off;
+}
+
+static uint32_t sll2(struct pb *p, uint16_t proto)
+{
+    uint32_t off = p->n;
+
+    put16(p, proto);
+    put16(p, 0);
+    put32(p, 2);         /* interface index */
+    put16(p, 1);
+    put8(p, 0);
+    put8(p, 6);
+    put32(p, 0x00112233);
+    put32(p, 0x44550000);
+    return off;
+}
+
+static void payload(struct pb *p)
+{
+    put(p, "hello", 5);
+}
+
+/* ---- decoding and assertions --------------------------------------------- */
+
+static struct decoder_counters ctr;
+static struct decoded_packet d;
+static bool fault_tested[DECODER_COUNTER_COUNT];
+
+/* Decode a heap copy of exactly caplen bytes; counters accumulate. */
+static bool decode_buf(const uint8_t *b, uint32_t caplen, uint32_t wirelen,
+                       uint16_t link_type)
+{
+    uint8_t *copy = malloc(caplen ? caplen : 1);
+    struct packet pkt = {
+        .data = copy, .caplen = caplen, .wirelen = wirelen,
+        .ts_ns = 1, .link_type = link_type, .port = 0,
+    };
+    bool ret;
+
+    if (!copy)
+        abort();
+    if (caplen)
+        memcpy(copy, b, caplen);
+    ret = decode_packet(&pkt, &d, &ctr);
+    free(copy);
+    return ret;
+}
+
+static bool run_snap(const struct pb *p, uint16_t link_type, uint32_t caplen)
+{
+    memset(&ctr, 0, sizeof(ctr));
+    return decode_buf(p->b, caplen, p->n, link_type);
+}
+
+static bool run(const struct pb *p, uint16_t link_type)
+{
+    return run_snap(p, link_type, p->n);
+}
+
+/* The documented rule: fault counters end in a fault word. */
+static bool is_fault_counter(unsigned i)
+{
+    const char *name = decoder_counter_name((enum decoder_counter)i);
+    size_t n = strlen(name);
+
+    return strstr(name, ".bad_") != NULL ||
+           (n >= 9 && strcmp(name + n - 9, "truncated") == 0) ||
+           (n >= 6 && strcmp(name + n - 6, "_limit") == 0) ||
+           (n >= 11 && strcmp(name + n - 11, "unsupported") == 0);
+}
+
+static uint64_t fault_total(void)
+{
+    uint64_t sum = 0;
+
+    for (unsigned i = 0; i < DECODER_COUNTER_COUNT; i++)
+        if (is_fault_counter(i))
+            sum += ctr.v[i];
+    return sum;
+}
+
+/* Exactly one fault, counted under id, and the packet marked invalid. */
+static void expect_fault_line(enum decoder_counter id, int line)
+{
+    bool ok = ctr.v[id] == 1 && ctr.v[DECODER_INVALID] == 1 &&
+              fault_total() == 1 && (d.flags & DECODED_INVALID) &&
+              ctr.v[DECODER_PKTS] == 1;
+
+    if (!ok)
+        fprintf(stderr, "\nline %d: expected %s: count %llu invalid %llu "
+                "faults %llu flags 0x%x\n", line, decoder_counter_name(id),
+                (unsigned long long)ctr.v[id],
+                (unsigned long long)ctr.v[DECODER_INVALID],
+                (unsigned long long)fault_total(), d.flags);
+    CU_ASSERT(ok);
+    fault_tested[id] = true;
+}
+#define expect_fault(id) expect_fault_line(id, __LINE__)
+
+static void expect_clean(void)
+{
+    CU_ASSERT_EQUAL(ctr.v[DECODER_PKTS], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_INVALID], 0);
+    CU_ASSERT_EQUAL(fault_total(), 0);
+    CU_ASSERT_FALSE(d.flags & DECODED_INVALID);
+}
+
+static bool is_v4(const uint8_t a[16], uint32_t v)
+{
+    uint8_t e[16] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16),
+                      (uint8_t)(v >> 8), (uint8_t)v };
+    return memcmp(a, e, 16) == 0;
+}
+
+static bool is_v6(const uint8_t a[16], uint8_t last)
+{
+    uint8_t e[16] = { 0x20, 0x01, 0x0d, 0xb8 };
+    e[15] = last;
+    return memcmp(a, e, 16) == 0;
+}
+
+/* ---- sample packets (also the seeds of the fuzz loop) -------------------- */
+
+/* Ethernet / IPv4 / TCP 40000 -> 80, PSH|ACK, "hello". */
+static uint16_t s_eth_tcp(struct pb *p)
+{
+    eth(p, 0x0800);
+    uint32_t ip = ipv4(p, IPPROTO_TCP, HOST1, HOST2);
+    tcpx(p, 40000, 80, 0x01020304, 0x05060708, 0x18, 5);
+    payload(p);
+    fix_ipv4(p, ip);
+    return LINK_ETHERNET;
+}
+
+/* Ethernet / 802.1ad 100 / 802.1Q 200 / IPv4 / UDP 5353. */
+static uint16_t s_qinq_udp(struct pb *p)
+{
+    eth(p, 0x88a8);
+    vtag(p, 0x2000 | 100, 0x8100);
+    vtag(p, 200, 0x0800);
+    uint32_t ip = ipv4(p, IPPROTO_UDP, HOST1, HOST2);
+    uint32_t u = udp(p, 5353, 5353);
+    payload(p);
+    fix_udp(p, u);
+    fix_ipv4(p, ip);
+    return LINK_ETHERNET;
+}
+
+/* Raw IPv6 / hop-by-hop / routing / dest opts / AH / TCP. */
+static uint16_t s_raw_v6_ext_tcp(struct pb *p)
+{
+    uint32_t ip = ipv6(p, IPPROTO_HOPOPTS, 1, 2);
+    ext6(p, IPPROTO_ROUTING, 0);
+    ext6(p, IPPROTO_DSTOPTS, 2);
+    ext6(p, IPPROTO_AH, 0);
+    ah(p, IPPROTO_TCP);
+    tcp(p, 1234, 443, 0x02);
+    fix_ipv6(p, ip);
+    return LINK_RAW;
+}
+
+/* Linux cooked / IPv4 / ICMP echo request id 0x4242. */
+static uint16_t s_sll_icmp(struct pb *p)
+{
+    sll(p, 0x0800);
+    uint32_t ip = ipv4(p, IPPROTO_ICMP, HOST1, HOST2);
+    icmp(p, 8, 0, 0x4242);
+    payload(p);
+    fix_ipv4(p, ip);
+    return LINK_LINUX_SLL;
+}
+
+/* Linux cooked v2 / IPv6 / ICMPv6 echo reply id 0x77. */
+static uint16_t s_sll2_icmp6(struct pb *p)
+{
+    sll2(p, 0x86dd);
+    uint32_t ip = ipv6(p, IPPROTO_ICMPV6, 1, 2);
+    icmp(p, 129, 0, 0x77);
+    fix_ipv6(p, ip);
+    return LINK_LINUX_SLL2;
+}
+
+/* BSD loopback (host order AF_INET) / IPv4 / SCTP 2905 -> 2906. */
+static uint16_t s_null_sctp(struct pb *p)
+{
+    put32(p, 0x02000000);
+    uint32_t ip = ipv4(p, IPPROTO_SCTP, HOST1, HOST2);
+    sctp(p, 2905, 2906);
+    put32(p, 0);  /* a chunk header */
+    fix_ipv4(p, ip);
+    return LINK_NULL;
+}
+
+/* Ethernet / IPv4 / GRE (key) / IPv4 192.168.1.1 -> .2 / UDP 53. */
+static uint16_t s_gre_ipv4(struct pb *p)
+{
+    eth(p, 0x0800);
+    uint32_t o = ipv4(p, IPPROTO_GRE, HOST1, HOST2);
+    gre(p, 0x2000, 0x0800);
+    uint32_t i = ipv4(p, IPPROTO_UDP, A4(192, 168, 1, 1), A4(192, 168, 1, 2));
+    uint32_t u = udp(p, 33000, 53);
+    payload(p);
+    fix_udp(p, u);
+    fix_ipv4(p, i);
+    fix_ipv4(p, o);
+    return LINK_ETHERNET;
+}
+
+/* Ethernet / IPv4 / GRE (csum, key, seq) 0x6558 / Ethernet / IPv4 / TCP. */
+static uint16_t s_gre_teb(struct pb *p)
+{
+    eth(p, 0x0800);
+    uint32_t o = ipv4(p, IPPROTO_GRE, HOST1, HOST2);
+    gre(p, 0xb000, 0x6558);
+    eth(p, 0x0800);
+    uint32_t i = ipv4(p, IPPROTO_TCP, A4(172, 16, 0, 1), A4(172, 16, 0, 2));
+    tcp(p, 5000, 22, 0x10);
+    payload(p);
+    fix_ipv4(p, i);
+    fix_ipv4(p, o);
+    return LINK_ETHERNET;
+}
+
+/* Ethernet / VLAN 7 / IPv4 / UDP 4789 / VXLAN 42 / Ethernet / IPv4 / TCP. */
+static uint16_t s_vxlan(struct pb *p)
+{
+    eth(p, 0x8100);
+    vtag(p, 7, 0x0800);
+    uint32_t o = ipv4(p, IPPROTO_UDP, HOST1, HOST2);
+    uint32_t u = udp(p, 51000, 4789);
+    vxlan(p, 0x08, 42);
+    eth(p, 0x0800);
+    uint32_t i = ipv4(p, IPPROTO_TCP, A4(172, 16, 0, 1), A4(172, 16, 0, 2));
+    tcp(p, 5000, 8080, 0x02);
+    payload(p);
+    fix_ipv4(p, i);
+    fix_udp(p, u);
+    fix_ipv4(p, o);
+    return LINK_ETHERNET;
+}
+
+/* Raw IPv4 / IPv4 192.168.1.1 -> .2 / TCP. */
+static uint16_t s_ipip(struct pb *p)
+{
+    uint32_t o = ipv4(p, IPPROTO_IPIP, HOST1, HOST2);
+    uint32_t i = ipv4(p, IPPROTO_TCP, A4(192, 168, 1, 1), A4(192, 168, 1, 2));
+    tcp(p, 1111, 2222, 0x11);
+    fix_ipv4(p, i);
+    fix_ipv4(p, o);
+    return LINK_RAW;
+}
+
+/* Ethernet / IPv4 / IPv6 (6in4) / UDP. */
+static uint16_t s_6in4(struct pb *p)
+{
+    eth(p, 0x0800);
+    uint32_t o = ipv4(p, IPPROTO_IPV6, HOST1, HOST2);
+    uint32_t i = ipv6(p, IPPROTO_UDP, 5, 6);
+    uint32_t u = udp(p, 547, 546);
+    payload(p);
+    fix_udp(p, u);
+    fix_ipv6(p, i);
+    fix_ipv4(p, o);
+    return LINK_ETHERNET;
+}
+
+/* Ethernet / IPv4 with options, first fragment / UDP (length covers the
+ * whole datagram, more than this fragment holds). */
+static uint16_t s_frag_first(struct pb *p)
+{
+    eth(p, 0x0800);
+    uint32_t ip = ipv4x(p, IPPROTO_UDP, HOST1, HOST2, 7, 0x2000);
+    uint32_t u = udp(p, 1000, 2000);
+    putz(p, 32);
+    set16(p, u + 4, 3000);
+    fix_ipv4(p, ip);
+    return LINK_ETHERNET;
+}
+
+/* Raw IPv6 / fragment header, offset 0, M set / UDP. */
+static uint16_t s_v6_frag_first(struct pb *p)
+{
+    uint32_t ip = ipv6(p, IPPROTO_FRAGMENT, 1, 2);
+    frag6(p, IPPROTO_UDP, 0, true);
+    uint32_t u = udp(p, 4000, 5000);
+    putz(p, 16);
+    set16(p, u + 4, 2000);
+    fix_ipv6(p, ip);
+    return LINK_RAW;
+}
+
+/* NULL (network order AF 30, macOS AF_INET6) / IPv6 / GRE / IPv4 / ICMP. */
+static uint16_t s_v6_gre_v4(struct pb *p)
+{
+    put32(p, 30);
+    uint32_t o = ipv6(p, IPPROTO_GRE, 1, 2);
+    gre(p, 0x8000, 0x0800);
+    uint32_t i = ipv4(p, IPPROTO_ICMP, A4(192, 168, 9, 1), A4(192, 168, 9, 2));
+    icmp(p, 0, 0, 99);
+    fix_ipv4(p, i);
+    fix_ipv6(p, o);
+    return LINK_NULL;
+}
+
+/* Raw IPv4 wrapped `layers` times in IPv4 (IP-in-IP), innermost UDP.
+ * Layer k (0 = outermost) has addresses 10.k.0.1 -> 10.k.0.2. */
+static uint16_t nested_ipip(struct pb *p, unsigned layers)
+{
+    uint32_t offs[8];
+
+    for (unsigned k = 0; k <= layers; k++)
+        offs[k] = ipv4(p, k == layers ? IPPROTO_UDP : IPPROTO_IPIP,
+                       A4(10, k, 0, 1), A4(10, k, 0, 2));
+    uint32_t u = udp(p, 7, 9);
+    fix_udp(p, u);
+    for (unsigned k = 0; k <= layers; k++)
+        fix_ipv4(p, offs[k]);
+    return LINK_RAW;
+}
+
+static uint16_t s_nested3(struct pb *p)
+{
+    return nested_ipip(p, 3);
+}
+
+static uint16_t (*const samples[])(struct pb *) = {
+    s_eth_tcp, s_qinq_udp, s_raw_v6_ext_tcp, s_sll_icmp, s_sll2_icmp6,
+    s_null_sctp, s_gre_ipv4, s_gre_teb, s_vxlan, s_ipip, s_6in4,
+    s_frag_first, s_v6_frag_first, s_v6_gre_v4, s_nested3,
+};
+#define N_SAMPLES (sizeof(samples) / sizeof(samples[0]))
+
+/* ---- names and link types ------------------------------------------------ */
+
+static void test_counter_names(void)
+{
+    for (unsigned i = 0; i < DECODER_COUNTER_COUNT; i++) {
+        const char *a = decoder_counter_name((enum decoder_counter)i);
+
+        CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+        CU_ASSERT_EQUAL(strncmp(a, "decoder.", 8), 0);
+        CU_ASSERT(strlen(a) > 8);
+        for (unsigned j = 0; j < i; j++)
+            CU_ASSERT_NOT_EQUAL(strcmp(a, decoder_counter_name((enum decoder_counter)j)), 0);
+    }
+    CU_ASSERT_STRING_EQUAL(decoder_counter_name(DECODER_IPV4_TRUNCATED),
+                           "decoder.ipv4.truncated");
+    CU_ASSERT_PTR_NULL(decoder_counter_name(DECODER_COUNTER_COUNT));
+}
+
+static void test_link_type_from_dlt(void)
+{
+    CU_ASSERT_EQUAL(link_type_from_dlt(1), LINK_ETHERNET);
+    CU_ASSERT_EQUAL(link_type_from_dlt(12), LINK_RAW);
+    CU_ASSERT_EQUAL(link_type_from_dlt(101), LINK_RAW);
+    CU_ASSERT_EQUAL(link_type_from_dlt(228), LINK_RAW);
+    CU_ASSERT_EQUAL(link_type_from_dlt(229), LINK_RAW);
+    CU_ASSERT_EQUAL(link_type_from_dlt(113), LINK_LINUX_SLL);
+    CU_ASSERT_EQUAL(link_type_from_dlt(276), LINK_LINUX_SLL2);
+    CU_ASSERT_EQUAL(link_type_from_dlt(0), LINK_NULL);
+    CU_ASSERT_EQUAL(link_type_from_dlt(108), LINK_NULL);
+    CU_ASSERT_EQUAL(link_type_from_dlt(105), LINK_UNSUPPORTED);  /* 802.11 */
+    CU_ASSERT_EQUAL(link_type_from_dlt(-1), LINK_UNSUPPORTED);
+}
+
+/* ---- link layers --------------------------------------------------------- */
+
+static void test_ethernet_tcp(void)
+{
+    struct pb p = { .n = 0 };
+
+    CU_ASSERT_TRUE(run(&p, s_eth_tcp(&p)));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4);
+    CU_ASSERT_EQUAL(d.ip_version, 4);
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_TCP);
+    CU_ASSERT_EQUAL(d.ttl, 64);
+    CU_ASSERT(is_v4(d.src_addr, HOST1));
+    CU_ASSERT(is_v4(d.dst_addr, HOST2));
+    CU_ASSERT_EQUAL(d.src_port, 40000);
+    CU_ASSERT_EQUAL(d.dst_port, 80);
+    CU_ASSERT_EQUAL(d.tcp_flags, 0x18);
+    CU_ASSERT_EQUAL(d.tcp_seq, 0x01020304);
+    CU_ASSERT_EQUAL(d.tcp_ack, 0x05060708);
+    CU_ASSERT_EQUAL(d.tcp_window, 0xfaf0);
+    CU_ASSERT_EQUAL(d.l3_offset, 14);
+    CU_ASSERT_EQUAL(d.l4_offset, 34);
+    CU_ASSERT_EQUAL(d.payload_offset, 54);
+    CU_ASSERT_EQUAL(d.payload_len, 5);
+    CU_ASSERT_EQUAL(memcmp(p.b + d.payload_offset, "hello", 5), 0);
+    CU_ASSERT_EQUAL(d.vlan[0], 0);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_PKTS], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_BYTES], p.n);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_ETHERNET], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV4], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_TCP], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_SNAPPED], 0);
+}
+
+/* TCP with options: the payload starts after them. */
+static void test_tcp_options(void)
+{
+    struct pb p = { .n = 0 };
+
+    eth(&p, 0x0800);
+    uint32_t ip = ipv4(&p, IPPROTO_TCP, HOST1, HOST2);
+    tcpx(&p, 1, 2, 0xfffffffe, 0, 0x02 | 0x40 | 0x80, 8);
+    payload(&p);
+    fix_ipv4(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.tcp_flags, 0xc2);
+    CU_ASSERT_EQUAL(d.tcp_seq, 0xfffffffe);
+    CU_ASSERT_EQUAL(d.l4_offset, 34);
+    CU_ASSERT_EQUAL(d.payload_offset, 34 + 32);
+    CU_ASSERT_EQUAL(d.payload_len, 5);
+}
+
+static void test_ethernet_padding(void)
+{
+    struct pb p = { .n = 0 };
+
+    eth(&p, 0x0800);
+    uint32_t ip = ipv4(&p, IPPROTO_UDP, HOST1, HOST2);
+    uint32_t u = udp(&p, 1000, 2000);
+    put16(&p, 0xabcd);
+    fix_udp(&p, u);
+    fix_ipv4(&p, ip);
+    while (p.n < 60)
+        put8(&p, 0xee);  /* minimum frame padding */
+    put32(&p, 0x11223344);  /* and an FCS */
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4);
+    CU_ASSERT_EQUAL(d.payload_offset, 42);
+    CU_ASSERT_EQUAL(d.payload_len, 2);
+
+    /* Bytes past the UDP length but inside the IP datagram are ignored. */
+    p.n = 0;
+    eth(&p, 0x0800);
+    ip = ipv4(&p, IPPROTO_UDP, HOST1, HOST2);
+    u = udp(&p, 1000, 2000);
+    payload(&p);
+    fix_udp(&p, u);
+    putz(&p, 3);
+    fix_ipv4(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.payload_len, 5);
+}
+
+static void test_raw_links(void)
+{
+    struct pb p = { .n = 0 };
+
+    /* IPv4 under every raw DLT the capture files use. */
+    uint32_t ip = ipv4(&p, IPPROTO_UDP, HOST1, HOST2);
+    uint32_t u = udp(&p, 1, 2);
+    fix_udp(&p, u);
+    fix_ipv4(&p, ip);
+    CU_ASSERT_TRUE(run(&p, link_type_from_dlt(228)));
+    expect_clean();
+    CU_ASSERT_EQUAL(ctr.v[DECODER_RAW], 1);
+    CU_ASSERT_EQUAL(d.ip_version, 4);
+    CU_ASSERT_EQUAL(d.l3_offset, 0);
+    CU_ASSERT_EQUAL(d.l4_offset, 20);
+
+    /* IPv6 on LINKTYPE_RAW: the version nibble decides. */
+    p.n = 0;
+    ip = ipv6(&p, IPPROTO_UDP, 1, 2);
+    u = udp(&p, 1, 2);
+    fix_udp(&p, u);
+    fix_ipv6(&p, ip);
+    CU_ASSERT_TRUE(run(&p, link_type_from_dlt(101)));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.ip_version, 6);
+    CU_ASSERT_EQUAL(d.ttl, 63);
+    CU_ASSERT(is_v6(d.src_addr, 1));
+    CU_ASSERT(is_v6(d.dst_addr, 2));
+    CU_ASSERT_EQUAL(d.l4_offset, 40);
+
+    /* A raw IPv6 extension chain ending in TCP. */
+    p.n = 0;
+    CU_ASSERT_TRUE(run(&p, s_raw_v6_ext_tcp(&p)));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_TCP);
+    CU_ASSERT_EQUAL(d.l4_offset, 40 + 8 + 24 + 8 + 24);
+    CU_ASSERT_EQUAL(d.dst_port, 443);
+    CU_ASSERT_EQUAL(d.tcp_flags, 0x02);
+}
+
+static void test_sll_links(void)
+{
+    struct pb p = { .n = 0 };
+
+    CU_ASSERT_TRUE(run(&p, s_sll_icmp(&p)));
+    expect_clean();
+    CU_ASSERT_EQUAL(ctr.v[DECODER_SLL], 1);
+    CU_ASSERT_EQUAL(d.l3_offset, 16);
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_ICMP);
+    CU_ASSERT_EQUAL(d.icmp_type, 8);
+    CU_ASSERT_EQUAL(d.src_port, 0x4242);
+    CU_ASSERT_EQUAL(d.dst_port, 0x4242);
+
+    p.n = 0;
+    CU_ASSERT_TRUE(run(&p, s_sll2_icmp6(&p)));
+    expect_clean();
+    CU_ASSERT_EQUAL(ctr.v[DECODER_SLL], 1);
+    CU_ASSERT_EQUAL(d.l3_offset, 20);
+    CU_ASSERT_EQUAL(d.ip_version, 6);
+
+    /* A VLAN tag left in a cooked header is walked like Ethernet's. */
+    p.n = 0;
+    sll(&p, 0x8100);
+    vtag(&p, 33, 0x0800);
+    uint32_t ip = ipv4(&p, IPPROTO_TCP, HOST1, HOST2);
+    tcp(&p, 1, 2, 0x02);
+    fix_ipv4(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_LINUX_SLL));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.vlan[0], 33);
+    CU_ASSERT_EQUAL(d.l3_offset, 20);
+
+    /* Cooked non-IP (ARP). */
+    p.n = 0;
+    sll2(&p, 0x0806);
+    putz(&p, 28);
+    CU_ASSERT_FALSE(run(&p, LINK_LINUX_SLL2));
+    expect_clean();
+    CU_ASSERT_EQUAL(ctr.v[DECODER_NON_IP], 1);
+}
+
+static void test_null_links(void)
+{
+    static const struct { uint8_t af[4]; int version; } cases[] = {
+        { { 2, 0, 0, 0 }, 4 },    /* AF_INET, little-endian host */
+        { { 0, 0, 0, 2 }, 4 },    /* AF_INET, DLT_LOOP / big-endian */
+        { { 10, 0, 0, 0 }, 6 },   /* Linux */
+        { { 0, 0, 0, 24 }, 6 },   /* NetBSD/OpenBSD */
+        { { 28, 0, 0, 0 }, 6 },   /* FreeBSD */
+        { { 0, 0, 0, 30 }, 6 },   /* macOS */
+        { { 7, 0, 0, 0 }, 0 },    /* not IP */
+    };
+
+    for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct pb p = { .n = 0 };
+        uint32_t ip;
+
+        put(&p, cases[i].af, 4);
+        if (cases[i].version == 6)
+            ip = ipv6(&p, IPPROTO_TCP, 1, 2);
+        else
+            ip = ipv4(&p, IPPROTO_TCP, HOST1, HOST2);
+        tcp(&p, 1, 2, 0x01);
+        if (cases[i].version == 6)
+            fix_ipv6(&p, ip);
+        else
+            fix_ipv4(&p, ip);
+        CU_ASSERT_EQUAL(run(&p, link_type_from_dlt(i & 1 ? 108 : 0)),
+                        cases[i].version != 0);
+        expect_clean();
+        CU_ASSERT_EQUAL(ctr.v[DECODER_NULL_LINK], 1);
+        CU_ASSERT_EQUAL(d.ip_version, cases[i].version);
+        CU_ASSERT_EQUAL(ctr.v[DECODER_NON_IP], cases[i].version == 0);
+        if (cases[i].version) {
+            CU_ASSERT_EQUAL(d.l3_offset, 4);
+            CU_ASSERT_EQUAL(d.tcp_flags, 0x01);
+        }
+    }
+
+    struct pb p = { .n = 0 };
+    CU_ASSERT_TRUE(run(&p, s_null_sctp(&p)));
+    expect_clean();
+    CU_ASSERT_EQUAL(ctr.v[DECODER_SCTP], 1);
+    CU_ASSERT_EQUAL(d.src_port, 2905);
+    CU_ASSERT_EQUAL(d.dst_port, 2906);
+    CU_ASSERT_EQUAL(d.l4_offset, 24);
+    CU_ASSERT_EQUAL(d.payload_offset, 36);
+    CU_ASSERT_EQUAL(d.payload_len, 4);
+}
+
+static void test_vlan(void)
+{
+    struct pb p = { .n = 0 };
+
+    /* One 802.1Q tag (priority bits are not part of the ID). */
+    eth(&p, 0x8100);
+    vtag(&p, 0xe000 | 42, 0x0800);
+    uint32_t ip = ipv4(&p, IPPROTO_TCP, HOST1, HOST2);
+    tcp(&p, 1, 2, 0x02);
+    fix_ipv4(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.vlan[0], 42);
+    CU_ASSERT_EQUAL(d.vlan[1], 0);
+    CU_ASSERT_EQUAL(d.l3_offset, 18);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_VLAN], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_VLAN_QINQ], 0);
+
+    /* 802.1ad outer, 802.1Q inner. */
+    p.n = 0;
+    CU_ASSERT_TRUE(run(&p, s_qinq_udp(&p)));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.vlan[0], 100);
+    CU_ASSERT_EQUAL(d.vlan[1], 200);
+    CU_ASSERT_EQUAL(d.l3_offset, 22);
+    CU_ASSERT_EQUAL(d.dst_port, 5353);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_VLAN], 2);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_VLAN_QINQ], 1);
+
+    /* The old 0x9100 TPID, four tags: the limit itself is fine. */
+    p.n = 0;
+    eth(&p, 0x9100);
+    vtag(&p, 1, 0x9100);
+    vtag(&p, 2, 0x8100);
+    vtag(&p, 3, 0x8100);
+    vtag(&p, 4, 0x86dd);
+    ip = ipv6(&p, IPPROTO_UDP, 1, 2);
+    uint32_t u = udp(&p, 1, 2);
+    fix_udp(&p, u);
+    fix_ipv6(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.vlan[0], 1);
+    CU_ASSERT_EQUAL(d.vlan[1], 2);
+    CU_ASSERT_EQUAL(d.l3_offset, 30);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_VLAN], 4);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_VLAN_QINQ], 1);
+
+    /* A tagged ARP frame is non-IP, not invalid. */
+    p.n = 0;
+    eth(&p, 0x8100);
+    vtag(&p, 5, 0x0806);
+    putz(&p, 28);
+    CU_ASSERT_FALSE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(ctr.v[DECODER_NON_IP], 1);
+    CU_ASSERT_EQUAL(d.vlan[0], 5);
+    CU_ASSERT_EQUAL(d.flags, 0);
+    CU_ASSERT_EQUAL(d.ip_version, 0);
+}
+
+/* ---- IP ------------------------------------------------------------------ */
+
+static void test_ipv4_options(void)
+{
+    struct pb p = { .n = 0 };
+
+    eth(&p, 0x0800);
+    uint32_t ip = ipv4x(&p, IPPROTO_TCP, HOST1, HOST2, 6, 0x4000 /* DF */);
+    tcp(&p, 1, 2, 0x10);
+    payload(&p);
+    fix_ipv4(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_IP_OPTIONS);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV4_OPTIONS], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV4_FRAG], 0);
+    CU_ASSERT_EQUAL(d.l4_offset, 14 + 24);
+    CU_ASSERT_EQUAL(d.payload_offset, 14 + 24 + 20);
+    CU_ASSERT_EQUAL(d.payload_len, 5);
+}
+
+static void test_ipv4_fragments(void)
+{
+    struct pb p = { .n = 0 };
+
+    /* First fragment (with options): L4 decoded although the UDP length
+     * is the whole datagram's. */
+    CU_ASSERT_TRUE(run(&p, s_frag_first(&p)));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_FRAGMENT |
+                             DECODED_IP_OPTIONS);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV4_FRAG], 1);
+    CU_ASSERT_EQUAL(d.src_port, 1000);
+    CU_ASSERT_EQUAL(d.dst_port, 2000);
+    CU_ASSERT_EQUAL(d.l4_offset, 14 + 28);
+    CU_ASSERT_EQUAL(d.payload_len, 32);
+
+    /* A later fragment: no L4 header, no ports, no L4 counter. */
+    p.n = 0;
+    eth(&p, 0x0800);
+    uint32_t ip = ipv4x(&p, IPPROTO_TCP, HOST1, HOST2, 5, 185);
+    putz(&p, 40);
+    fix_ipv4(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_FRAGMENT | DECODED_FRAG_LATER);
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_TCP);
+    CU_ASSERT_EQUAL(d.src_port, 0);
+    CU_ASSERT_EQUAL(d.dst_port, 0);
+    CU_ASSERT_EQUAL(d.payload_offset, 34);
+    CU_ASSERT_EQUAL(d.payload_len, 40);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_TCP], 0);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV4_FRAG], 1);
+
+    /* The last fragment (offset set, MF clear) of a GRE packet: no tunnel. */
+    p.n = 0;
+    ip = ipv4x(&p, IPPROTO_GRE, HOST1, HOST2, 5, 100);
+    putz(&p, 8);
+    fix_ipv4(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_RAW));
+    expect_clean();
+    CU_ASSERT(d.flags & DECODED_FRAG_LATER);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_GRE], 0);
+}
+
+static void test_ipv6_ext_and_fragments(void)
+{
+    struct pb p = { .n = 0 };
+
+    /* First fragment (offset 0, M set): L4 decoded. */
+    CU_ASSERT_TRUE(run(&p, s_v6_frag_first(&p)));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_FRAGMENT);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV6_FRAG], 1);
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_UDP);
+    CU_ASSERT_EQUAL(d.l4_offset, 48);
+    CU_ASSERT_EQUAL(d.src_port, 4000);
+    CU_ASSERT_EQUAL(d.payload_len, 16);
+
+    /* Later fragment behind a destination options header. */
+    p.n = 0;
+    uint32_t ip = ipv6(&p, IPPROTO_DSTOPTS, 1, 2);
+    ext6(&p, IPPROTO_FRAGMENT, 0);
+    frag6(&p, IPPROTO_TCP, 100, false);
+    putz(&p, 24);
+    fix_ipv6(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_RAW));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_FRAGMENT | DECODED_FRAG_LATER);
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_TCP);
+    CU_ASSERT_EQUAL(d.payload_offset, 56);
+    CU_ASSERT_EQUAL(d.payload_len, 24);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_TCP], 0);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV6_FRAG], 1);
+
+    /* Atomic fragment (offset 0, M clear): a whole packet. */
+    p.n = 0;
+    ip = ipv6(&p, IPPROTO_FRAGMENT, 1, 2);
+    frag6(&p, IPPROTO_TCP, 0, false);
+    tcp(&p, 9, 10, 0x04);
+    fix_ipv6(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_RAW));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4);
+    CU_ASSERT_EQUAL(d.tcp_flags, 0x04);
+
+    /* Mobility header then no next header; ESP ends the walk too. */
+    p.n = 0;
+    ip = ipv6(&p, 135, 1, 2);
+    ext6(&p, IPPROTO_NONE, 1);
+    fix_ipv6(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_RAW));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP);
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_NONE);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_OTHER_IP_PROTO], 1);
+
+    p.n = 0;
+    ip = ipv6(&p, IPPROTO_HOPOPTS, 1, 2);
+    ext6(&p, IPPROTO_ESP, 0);
+    put32(&p, 0x1000);  /* SPI */
+    put32(&p, 1);       /* sequence */
+    putz(&p, 16);
+    fix_ipv6(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_RAW));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP);
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_ESP);
+    CU_ASSERT_EQUAL(d.payload_offset, 48);
+    CU_ASSERT_EQUAL(d.payload_len, 24);
+
+    /* Eight extension headers: the limit itself is fine. */
+    p.n = 0;
+    ip = ipv6(&p, IPPROTO_DSTOPTS, 1, 2);
+    for (int i = 0; i < 8; i++)
+        ext6(&p, i == 7 ? IPPROTO_UDP : IPPROTO_DSTOPTS, 0);
+    uint32_t u = udp(&p, 1, 2);
+    fix_udp(&p, u);
+    fix_ipv6(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_RAW));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.l4_offset, 40 + 64);
+}
+
+/* ---- transport ----------------------------------------------------------- */
+
+static void test_udp(void)
+{
+    struct pb p = { .n = 0 };
+
+    eth(&p, 0x86dd);
+    uint32_t ip = ipv6(&p, IPPROTO_UDP, 1, 2);
+    uint32_t u = udp(&p, 53, 40001);
+    payload(&p);
+    fix_udp(&p, u);
+    fix_ipv6(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4);
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_UDP);
+    CU_ASSERT_EQUAL(d.src_port, 53);
+    CU_ASSERT_EQUAL(d.dst_port, 40001);
+    CU_ASSERT_EQUAL(d.l4_offset, 54);
+    CU_ASSERT_EQUAL(d.payload_offset, 62);
+    CU_ASSERT_EQUAL(d.payload_len, 5);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_UDP], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV6], 1);
+}
+
+static void test_icmp(void)
+{
+    struct pb p = { .n = 0 };
+
+    /* ICMPv4 echo reply: the identifier in both ports. */
+    uint32_t ip = ipv4(&p, IPPROTO_ICMP, HOST1, HOST2);
+    icmp(&p, 0, 0, 0x1234);
+    fix_ipv4(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_RAW));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4);
+    CU_ASSERT_EQUAL(d.icmp_type, 0);
+    CU_ASSERT_EQUAL(d.src_port, 0x1234);
+    CU_ASSERT_EQUAL(d.dst_port, 0x1234);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_ICMPV4], 1);
+
+    /* Port unreachable: type and code, ports 0. */
+    p.n = 0;
+    ip = ipv4(&p, IPPROTO_ICMP, HOST1, HOST2);
+    icmp(&p, 3, 3, 0x5555);
+    putz(&p, 28);
+    fix_ipv4(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_RAW));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.icmp_type, 3);
+    CU_ASSERT_EQUAL(d.icmp_code, 3);
+    CU_ASSERT_EQUAL(d.src_port, 0);
+    CU_ASSERT_EQUAL(d.dst_port, 0);
+    CU_ASSERT_EQUAL(d.payload_offset, 28);
+    CU_ASSERT_EQUAL(d.payload_len, 28);
+
+    /* ICMPv6 echo request. */
+    p.n = 0;
+    ip = ipv6(&p, IPPROTO_ICMPV6, 1, 2);
+    icmp(&p, 128, 0, 0xbeef);
+    fix_ipv6(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_RAW));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_ICMPV6);
+    CU_ASSERT_EQUAL(d.icmp_type, 128);
+    CU_ASSERT_EQUAL(d.src_port, 0xbeef);
+    CU_ASSERT_EQUAL(d.dst_port, 0xbeef);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_ICMPV6], 1);
+
+    /* ICMPv6 neighbour solicitation: not echo, ports 0. */
+    p.n = 0;
+    ip = ipv6(&p, IPPROTO_ICMPV6, 1, 2);
+    icmp(&p, 135, 0, 0xbeef);
+    putz(&p, 16);
+    fix_ipv6(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_RAW));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.icmp_type, 135);
+    CU_ASSERT_EQUAL(d.src_port, 0);
+    CU_ASSERT_EQUAL(d.dst_port, 0);
+
+    /* ICMPv6 echo reply over SLL2. */
+    p.n = 0;
+    CU_ASSERT_TRUE(run(&p, s_sll2_icmp6(&p)));
+    CU_ASSERT_EQUAL(d.icmp_type, 129);
+    CU_ASSERT_EQUAL(d.src_port, 0x77);
+}
+
+static void test_sctp_and_other(void)
+{
+    struct pb p = { .n = 0 };
+
+    uint32_t ip = ipv6(&p, IPPROTO_SCTP, 1, 2);
+    sctp(&p, 36412, 36412);
+    fix_ipv6(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_RAW));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4);
+    CU_ASSERT_EQUAL(d.src_port, 36412);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_SCTP], 1);
+
+    /* OSPF: IP, but no L4 and no ports. */
+    p.n = 0;
+    eth(&p, 0x0800);
+    ip = ipv4(&p, 89, HOST1, HOST2);
+    putz(&p, 24);
+    fix_ipv4(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP);
+    CU_ASSERT_EQUAL(d.ip_proto, 89);
+    CU_ASSERT_EQUAL(d.src_port, 0);
+    CU_ASSERT_EQUAL(d.dst_port, 0);
+    CU_ASSERT_EQUAL(d.payload_offset, 34);
+    CU_ASSERT_EQUAL(d.payload_len, 24);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_OTHER_IP_PROTO], 1);
+}
+
+/* ---- tunnels ------------------------------------------------------------- */
+
+static void test_gre(void)
+{
+    struct pb p = { .n = 0 };
+
+    /* GRE with a key, IPv4 inside. */
+    CU_ASSERT_TRUE(run(&p, s_gre_ipv4(&p)));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_TUNNEL);
+    CU_ASSERT(is_v4(d.src_addr, A4(192, 168, 1, 1)));
+    CU_ASSERT(is_v4(d.dst_addr, A4(192, 168, 1, 2)));
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_UDP);
+    CU_ASSERT_EQUAL(d.dst_port, 53);
+    CU_ASSERT_EQUAL(d.l3_offset, 14 + 20 + 8);
+    CU_ASSERT_EQUAL(d.l4_offset, 14 + 20 + 8 + 20);
+    CU_ASSERT_EQUAL(d.payload_len, 5);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_GRE], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV4], 2);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_UDP], 1);
+
+    /* Checksum, key and sequence; transparent Ethernet bridging. */
+    p.n = 0;
+    CU_ASSERT_TRUE(run(&p, s_gre_teb(&p)));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_TUNNEL);
+    CU_ASSERT(is_v4(d.src_addr, A4(172, 16, 0, 1)));
+    CU_ASSERT_EQUAL(d.dst_port, 22);
+    CU_ASSERT_EQUAL(d.l3_offset, 14 + 20 + 16 + 14);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_ETHERNET], 2);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_TCP], 1);
+
+    /* Over IPv6 and DLT_LOOP, IPv4 and ICMP echo inside. */
+    p.n = 0;
+    CU_ASSERT_TRUE(run(&p, s_v6_gre_v4(&p)));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.ip_version, 4);
+    CU_ASSERT(is_v4(d.src_addr, A4(192, 168, 9, 1)));
+    CU_ASSERT_EQUAL(d.src_port, 99);
+    CU_ASSERT_EQUAL(d.ttl, 64);
+    CU_ASSERT(d.flags & DECODED_TUNNEL);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV6], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV4], 1);
+}
+
+static void test_vxlan(void)
+{
+    struct pb p = { .n = 0 };
+
+    CU_ASSERT_TRUE(run(&p, s_vxlan(&p)));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_TUNNEL);
+    CU_ASSERT(is_v4(d.src_addr, A4(172, 16, 0, 1)));
+    CU_ASSERT_EQUAL(d.src_port, 5000);
+    CU_ASSERT_EQUAL(d.dst_port, 8080);
+    CU_ASSERT_EQUAL(d.vlan[0], 7);  /* the outer frame's VLAN stays */
+    CU_ASSERT_EQUAL(d.l3_offset, 18 + 20 + 8 + 8 + 14);
+    CU_ASSERT_EQUAL(d.payload_len, 5);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_VXLAN], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_ETHERNET], 2);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_UDP], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_TCP], 1);
+
+    /* Without the I flag: plain UDP to port 4789. */
+    p.n = 0;
+    s_vxlan(&p);
+    p.b[18 + 20 + 8] = 0;
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4);
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_UDP);
+    CU_ASSERT_EQUAL(d.dst_port, 4789);
+}
+
+static void test_ip_in_ip(void)
+{
+    struct pb p = { .n = 0 };
+
+    CU_ASSERT_TRUE(run(&p, s_ipip(&p)));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_TUNNEL);
+    CU_ASSERT(is_v4(d.src_addr, A4(192, 168, 1, 1)));
+    CU_ASSERT_EQUAL(d.l3_offset, 20);
+    CU_ASSERT_EQUAL(d.tcp_flags, 0x11);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV4_IN_IP], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV4], 2);
+
+    p.n = 0;
+    CU_ASSERT_TRUE(run(&p, s_6in4(&p)));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.ip_version, 6);
+    CU_ASSERT(is_v6(d.src_addr, 5));
+    CU_ASSERT(is_v6(d.dst_addr, 6));
+    CU_ASSERT_EQUAL(d.dst_port, 546);
+    CU_ASSERT_EQUAL(d.l3_offset, 34);
+    CU_ASSERT(d.flags & DECODED_TUNNEL);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV6_IN_IP], 1);
+
+    /* IPv4 in IPv6 (DS-Lite): the v4 addresses leave no v6 bytes behind. */
+    p.n = 0;
+    uint32_t o = ipv6(&p, IPPROTO_IPIP, 0xff, 0xff);
+    uint32_t i = ipv4(&p, IPPROTO_UDP, HOST1, HOST2);
+    uint32_t u = udp(&p, 1, 2);
+    fix_udp(&p, u);
+    fix_ipv4(&p, i);
+    fix_ipv6(&p, o);
+    CU_ASSERT_TRUE(run(&p, LINK_RAW));
+    expect_clean();
+    CU_ASSERT(is_v4(d.src_addr, HOST1));
+    CU_ASSERT(is_v4(d.dst_addr, HOST2));
+    CU_ASSERT_EQUAL(d.ip_version, 4);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV4_IN_IP], 1);
+}
+
+static void test_tunnel_depth(void)
+{
+    struct pb p = { .n = 0 };
+
+    /* Three tunnels below the outer packet: all followed. */
+    CU_ASSERT_TRUE(run(&p, nested_ipip(&p, 3)));
+    expect_clean();
+    CU_ASSERT(is_v4(d.src_addr, A4(10, 3, 0, 1)));
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_UDP);
+    CU_ASSERT_EQUAL(d.l3_offset, 60);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV4], 4);
+
+    /* A fourth: the limit, keeping the third tunnel's packet. */
+    p.n = 0;
+    CU_ASSERT_TRUE(run(&p, nested_ipip(&p, 4)));
+    expect_fault(DECODER_TUNNEL_DEPTH_LIMIT);
+    CU_ASSERT(is_v4(d.src_addr, A4(10, 3, 0, 1)));
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_IPIP);
+    CU_ASSERT_EQUAL(d.l3_offset, 60);
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_TUNNEL | DECODED_INVALID);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_UDP], 0);
+}
+
+/* A malformed inner packet: counted, and the result is the outer packet. */
+static void test_inner_fallback(void)
+{
+    struct pb p = { .n = 0 };
+
+    s_gre_ipv4(&p);
+    p.b[14 + 20 + 8] = 0x55;  /* inner version 5 */
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_IPV4_BAD_VERSION);
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_INVALID);
+    CU_ASSERT(is_v4(d.src_addr, HOST1));
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_GRE);
+    CU_ASSERT_EQUAL(d.l3_offset, 14);
+    CU_ASSERT_EQUAL(d.payload_offset, 34);
+    CU_ASSERT_EQUAL(d.ttl, 64);
+
+    /* Inner TCP header cut inside a VXLAN packet: back to the outer UDP. */
+    p.n = 0;
+    eth(&p, 0x0800);
+    uint32_t o = ipv4(&p, IPPROTO_UDP, HOST1, HOST2);
+    uint32_t u = udp(&p, 51000, 4789);
+    vxlan(&p, 0x08, 1);
+    eth(&p, 0x0800);
+    uint32_t i = ipv4(&p, IPPROTO_TCP, A4(172, 16, 0, 1), A4(172, 16, 0, 2));
+    putz(&p, 10);
+    fix_ipv4(&p, i);
+    fix_udp(&p, u);
+    fix_ipv4(&p, o);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_TCP_TRUNCATED);
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_INVALID);
+    CU_ASSERT(is_v4(d.src_addr, HOST1));
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_UDP);
+    CU_ASSERT_EQUAL(d.src_port, 51000);
+    CU_ASSERT_EQUAL(d.dst_port, 4789);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV4], 2);
+
+    /* ARP over GRE bridging: not malformed, but no inner IP either. */
+    p.n = 0;
+    eth(&p, 0x0800);
+    o = ipv4(&p, IPPROTO_GRE, HOST1, HOST2);
+    gre(&p, 0, 0x6558);
+    eth(&p, 0x0806);
+    putz(&p, 28);
+    fix_ipv4(&p, o);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP);
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_GRE);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_NON_IP], 1);
+
+    /* Inner IPv4 total length past the outer datagram. */
+    p.n = 0;
+    s_ipip(&p);
+    set16(&p, 20 + 2, 1000);
+    CU_ASSERT_TRUE(run(&p, LINK_RAW));
+    expect_fault(DECODER_IPV4_BAD_TOTAL_LEN);
+    CU_ASSERT(is_v4(d.src_addr, HOST1));
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_IPIP);
+}
+
+/* ---- snap length --------------------------------------------------------- */
+
+static void test_snapped(void)
+{
+    struct pb p = { .n = 0 };
+
+    eth(&p, 0x0800);
+    uint32_t ip = ipv4(&p, IPPROTO_TCP, HOST1, HOST2);
+    tcp(&p, 1, 2, 0x10);
+    putz(&p, 1000);
+    fix_ipv4(&p, ip);
+
+    /* Payload cut: everything decoded, the payload is what is present. */
+    CU_ASSERT_TRUE(run_snap(&p, LINK_ETHERNET, 100));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_SNAPPED);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_SNAPPED], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_BYTES], p.n);
+    CU_ASSERT_EQUAL(d.payload_offset, 54);
+    CU_ASSERT_EQUAL(d.payload_len, 46);
+
+    /* TCP header cut: IP without L4, still not malformed. */
+    CU_ASSERT_TRUE(run_snap(&p, LINK_ETHERNET, 40));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_SNAPPED);
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_TCP);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_TCP], 1);
+
+    /* IP header cut: nothing decoded, still not malformed. */
+    CU_ASSERT_FALSE(run_snap(&p, LINK_ETHERNET, 24));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_SNAPPED);
+
+    /* Snapped, but the total length is past even the wire length. */
+    memset(&ctr, 0, sizeof(ctr));
+    decode_buf(p.b, 60, 80, LINK_ETHERNET);
+    expect_fault(DECODER_IPV4_BAD_TOTAL_LEN);
+
+    /* UDP length past what was captured, inside the IP length: fine. */
+    p.n = 0;
+    eth(&p, 0x0800);
+    ip = ipv4(&p, IPPROTO_UDP, HOST1, HOST2);
+    uint32_t u = udp(&p, 1, 2);
+    putz(&p, 500);
+    fix_udp(&p, u);
+    fix_ipv4(&p, ip);
+    CU_ASSERT_TRUE(run_snap(&p, LINK_ETHERNET, 64));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_SNAPPED);
+    CU_ASSERT_EQUAL(d.payload_len, 64 - 42);
+
+    /* A tunnel cut inside the inner payload keeps the inner packet... */
+    p.n = 0;
+    s_gre_teb(&p);
+    putz(&p, 300);
+    fix_ipv4(&p, 14);
+    fix_ipv4(&p, 14 + 20 + 16 + 14);
+    CU_ASSERT_TRUE(run_snap(&p, LINK_ETHERNET, 14 + 20 + 16 + 14 + 40 + 3));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_TUNNEL | DECODED_SNAPPED);
+    CU_ASSERT_EQUAL(d.dst_port, 22);
+    CU_ASSERT_EQUAL(d.payload_len, 3);
+
+    /* ...and one cut inside the inner IP header keeps the outer one. */
+    CU_ASSERT_TRUE(run_snap(&p, LINK_ETHERNET, 14 + 20 + 16 + 14 + 10));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_SNAPPED);
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_GRE);
+
+    /* IPv6 extension chain cut by the snap length. */
+    p.n = 0;
+    s_raw_v6_ext_tcp(&p);
+    CU_ASSERT_TRUE(run_snap(&p, LINK_RAW, 40 + 8 + 10));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_SNAPPED);
+    CU_ASSERT(is_v6(d.src_addr, 1));
+}
+
+/* ---- every malformed counter --------------------------------------------- */
+
+static void test_bad_link(void)
+{
+    struct pb p = { .n = 0 };
+
+    s_eth_tcp(&p);
+    CU_ASSERT_FALSE(run(&p, LINK_UNSUPPORTED));
+    expect_fault(DECODER_LINK_UNSUPPORTED);
+    CU_ASSERT_FALSE(run(&p, 999));
+    expect_fault(DECODER_LINK_UNSUPPORTED);
+    CU_ASSERT_EQUAL(d.flags, DECODED_INVALID);
+
+    /* No bytes at all, not even a pointer. */
+    struct packet empty = { .data = NULL, .caplen = 0, .wirelen = 0,
+                            .link_type = LINK_ETHERNET };
+    memset(&ctr, 0, sizeof(ctr));
+    CU_ASSERT_FALSE(decode_packet(&empty, &d, &ctr));
+    expect_fault(DECODER_ETHERNET_TRUNCATED);
+
+    /* 13 bytes of a longer frame: the snap length, not a fault... */
+    CU_ASSERT_FALSE(run_snap(&p, LINK_ETHERNET, 13));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_SNAPPED);
+    /* ...but a 13-byte frame is. */
+    memset(&ctr, 0, sizeof(ctr));
+    CU_ASSERT_FALSE(decode_buf(p.b, 13, 13, LINK_ETHERNET));
+    expect_fault(DECODER_ETHERNET_TRUNCATED);
+
+    p.n = 0;
+    eth(&p, 0x8100);
+    put16(&p, 5);
+    CU_ASSERT_FALSE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_VLAN_TRUNCATED);
+
+    p.n = 0;
+    eth(&p, 0x8100);
+    for (int i = 0; i < 5; i++)
+        vtag(&p, (uint16_t)(i + 1), i == 4 ? 0x0800 : 0x8100);
+    uint32_t ip = ipv4(&p, IPPROTO_TCP, HOST1, HOST2);
+    tcp(&p, 1, 2, 0);
+    fix_ipv4(&p, ip);
+    CU_ASSERT_FALSE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_VLAN_LAYER_LIMIT);
+    CU_ASSERT_EQUAL(d.vlan[0], 1);
+
+    p.n = 0;
+    sll(&p, 0x0800);
+    memset(&ctr, 0, sizeof(ctr));
+    decode_buf(p.b, 15, 15, LINK_LINUX_SLL);
+    expect_fault(DECODER_SLL_TRUNCATED);
+    p.n = 0;
+    sll2(&p, 0x0800);
+    memset(&ctr, 0, sizeof(ctr));
+    decode_buf(p.b, 19, 19, LINK_LINUX_SLL2);
+    expect_fault(DECODER_SLL_TRUNCATED);
+
+    p.n = 0;
+    put16(&p, 0);
+    put8(&p, 2);
+    CU_ASSERT_FALSE(run(&p, LINK_NULL));
+    expect_fault(DECODER_NULL_TRUNCATED);
+
+    p.n = 0;
+    ipv4(&p, IPPROTO_TCP, HOST1, HOST2);
+    p.b[0] = 0x55;
+    CU_ASSERT_FALSE(run(&p, LINK_RAW));
+    expect_fault(DECODER_RAW_BAD_VERSION);
+    p.n = 0;
+    CU_ASSERT_FALSE(run(&p, LINK_RAW));  /* not even a version nibble */
+    expect_fault(DECODER_RAW_BAD_VERSION);
+}
+
+static void test_bad_ipv4(void)
+{
+    struct pb p = { .n = 0 };
+
+    eth(&p, 0x0800);
+    putz(&p, 19);
+    CU_ASSERT_FALSE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_IPV4_TRUNCATED);
+
+    p.n = 0;
+    s_eth_tcp(&p);
+    p.b[14] = 0x65;
+    CU_ASSERT_FALSE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_IPV4_BAD_VERSION);
+
+    p.b[14] = 0x44;
+    CU_ASSERT_FALSE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_IPV4_BAD_IHL);
+
+    /* Total length past the frame, nothing snapped. */
+    p.b[14] = 0x45;
+    set16(&p, 16, 60);
+    CU_ASSERT_FALSE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_IPV4_BAD_TOTAL_LEN);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_SNAPPED], 0);
+    CU_ASSERT_FALSE(d.flags & DECODED_SNAPPED);
+
+    /* Total length shorter than the header. */
+    set16(&p, 16, 16);
+    CU_ASSERT_FALSE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_IPV4_BAD_TOTAL_LEN);
+
+    /* Options promised by the IHL run past the datagram. */
+    p.n = 0;
+    uint32_t ip = ipv4(&p, IPPROTO_TCP, HOST1, HOST2);
+    fix_ipv4(&p, ip);
+    p.b[0] = 0x4f;
+    CU_ASSERT_FALSE(run(&p, LINK_RAW));
+    expect_fault(DECODER_IPV4_BAD_TOTAL_LEN);
+}
+
+static void test_bad_ipv6(void)
+{
+    struct pb p = { .n = 0 };
+
+    eth(&p, 0x86dd);
+    putz(&p, 39);
+    p.b[14] = 0x60;
+    CU_ASSERT_FALSE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_IPV6_TRUNCATED);
+
+    /* Payload length past the frame. */
+    p.n = 0;
+    uint32_t ip = ipv6(&p, IPPROTO_TCP, 1, 2);
+    tcp(&p, 1, 2, 0);
+    fix_ipv6(&p, ip);
+    set16(&p, 4, 21);
+    CU_ASSERT_FALSE(run(&p, LINK_RAW));
+    expect_fault(DECODER_IPV6_TRUNCATED);
+
+    p.n = 0;
+    eth(&p, 0x86dd);
+    ip = ipv6(&p, IPPROTO_TCP, 1, 2);
+    tcp(&p, 1, 2, 0);
+    fix_ipv6(&p, ip);
+    p.b[14] = 0x45;
+    CU_ASSERT_FALSE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_IPV6_BAD_VERSION);
+
+    /* Hop-by-hop claims 16 bytes; the datagram holds 8. */
+    p.n = 0;
+    ip = ipv6(&p, IPPROTO_HOPOPTS, 1, 2);
+    ext6(&p, IPPROTO_TCP, 0);
+    p.b[41] = 1;
+    fix_ipv6(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_RAW));
+    expect_fault(DECODER_IPV6_EXT_HDR_TRUNCATED);
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_INVALID);
+    CU_ASSERT(is_v6(d.src_addr, 1));
+
+    /* Routing header with fewer than 8 bytes. */
+    p.n = 0;
+    ip = ipv6(&p, IPPROTO_ROUTING, 1, 2);
+    put32(&p, 0x06000000);
+    fix_ipv6(&p, ip);
+    run(&p, LINK_RAW);
+    expect_fault(DECODER_IPV6_EXT_HDR_TRUNCATED);
+
+    /* Nine extension headers. */
+    p.n = 0;
+    ip = ipv6(&p, IPPROTO_DSTOPTS, 1, 2);
+    for (int i = 0; i < 9; i++)
+        ext6(&p, i == 8 ? IPPROTO_UDP : IPPROTO_DSTOPTS, 0);
+    uint32_t u = udp(&p, 1, 2);
+    fix_udp(&p, u);
+    fix_ipv6(&p, ip);
+    run(&p, LINK_RAW);
+    expect_fault(DECODER_IPV6_EXT_HDR_LIMIT);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_UDP], 0);
+}
+
+/* IPv4 raw packet of protocol proto whose payload is the len bytes at b. */
+static void raw_l4(struct pb *p, uint8_t proto, const uint8_t *b, uint32_t len)
+{
+    p->n = 0;
+    uint32_t ip = ipv4(p, proto, HOST1, HOST2);
+    put(p, b, len);
+    fix_ipv4(p, ip);
+}
+
+static void test_bad_l4(void)
+{
+    static const uint8_t zeros[64];
+    struct pb p = { .n = 0 };
+    uint8_t b[64];
+
+    raw_l4(&p, IPPROTO_TCP, zeros, 19);
+    CU_ASSERT_TRUE(run(&p, LINK_RAW));  /* the IP header itself is fine */
+    expect_fault(DECODER_TCP_TRUNCATED);
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_INVALID);
+    CU_ASSERT(is_v4(d.src_addr, HOST1));
+
+    memset(b, 0, sizeof(b));
+    b[12] = 0x40;  /* data offset 4 words */
+    raw_l4(&p, IPPROTO_TCP, b, 20);
+    run(&p, LINK_RAW);
+    expect_fault(DECODER_TCP_BAD_HLEN);
+    CU_ASSERT_FALSE(d.flags & DECODED_L4);
+
+    b[12] = 0xf0;  /* 60 bytes of header in a 20-byte segment */
+    raw_l4(&p, IPPROTO_TCP, b, 20);
+    run(&p, LINK_RAW);
+    expect_fault(DECODER_TCP_BAD_HLEN);
+
+    raw_l4(&p, IPPROTO_UDP, zeros, 7);
+    run(&p, LINK_RAW);
+    expect_fault(DECODER_UDP_TRUNCATED);
+
+    memset(b, 0, sizeof(b));
+    b[5] = 7;      /* UDP length below its own header */
+    raw_l4(&p, IPPROTO_UDP, b, 8);
+    run(&p, LINK_RAW);
+    expect_fault(DECODER_UDP_BAD_LEN);
+
+    b[5] = 20;     /* UDP length past the IP payload, nothing snapped */
+    raw_l4(&p, IPPROTO_UDP, b, 12);
+    run(&p, LINK_RAW);
+    expect_fault(DECODER_UDP_BAD_LEN);
+    CU_ASSERT_FALSE(d.flags & DECODED_L4);
+
+    raw_l4(&p, IPPROTO_ICMP, zeros, 4);
+    run(&p, LINK_RAW);
+    expect_fault(DECODER_ICMPV4_TRUNCATED);
+
+    p.n = 0;
+    uint32_t ip = ipv6(&p, IPPROTO_ICMPV6, 1, 2);
+    put32(&p, 0x80000000);
+    fix_ipv6(&p, ip);
+    run(&p, LINK_RAW);
+    expect_fault(DECODER_ICMPV6_TRUNCATED);
+
+    raw_l4(&p, IPPROTO_SCTP, zeros, 11);
+    run(&p, LINK_RAW);
+    expect_fault(DECODER_SCTP_TRUNCATED);
+}
+
+static void test_bad_tunnel(void)
+{
+    static const uint8_t zeros[64];
+    struct pb p = { .n = 0 };
+    uint8_t b[64];
+
+    raw_l4(&p, IPPROTO_GRE, zeros, 3);
+    CU_ASSERT_TRUE(run(&p, LINK_RAW));
+    expect_fault(DECODER_GRE_TRUNCATED);
+
+    /* The key bit asks for 8 bytes; 4 are there. */
+    memset(b, 0, sizeof(b));
+    b[0] = 0x20;
+    b[2] = 0x08;
+    raw_l4(&p, IPPROTO_GRE, b, 4);
+    run(&p, LINK_RAW);
+    expect_fault(DECODER_GRE_TRUNCATED);
+
+    /* Version 1 (PPTP): stays the outer packet, ip_proto 47. */
+    memset(b, 0, sizeof(b));
+    b[0] = 0x30;
+    b[1] = 0x81;
+    b[2] = 0x88;
+    b[3] = 0x0b;
+    raw_l4(&p, IPPROTO_GRE, b, 16);
+    CU_ASSERT_TRUE(run(&p, LINK_RAW));
+    expect_fault(DECODER_GRE_UNSUPPORTED);
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_INVALID);
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_GRE);
+    CU_ASSERT(is_v4(d.src_addr, HOST1));
+    CU_ASSERT_EQUAL(ctr.v[DECODER_GRE], 1);
+
+    /* Version 0 carrying MPLS. */
+    memset(b, 0, sizeof(b));
+    b[2] = 0x88;
+    b[3] = 0x47;
+    raw_l4(&p, IPPROTO_GRE, b, 16);
+    CU_ASSERT_TRUE(run(&p, LINK_RAW));
+    expect_fault(DECODER_GRE_UNSUPPORTED);
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_GRE);
+
+    /* UDP to 4789 with half a VXLAN header. */
+    p.n = 0;
+    uint32_t ip = ipv4(&p, IPPROTO_UDP, HOST1, HOST2);
+    uint32_t u = udp(&p, 1, 4789);
+    put32(&p, 0x08000000);
+    fix_udp(&p, u);
+    fix_ipv4(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_RAW));
+    expect_fault(DECODER_VXLAN_TRUNCATED);
+    CU_ASSERT_EQUAL(d.dst_port, 4789);
+
+    /* TUNNEL_DEPTH_LIMIT: test_tunnel_depth. */
+}
+
+/* Runs after every test above: each malformed counter has been hit. */
+static void test_every_fault_tested(void)
+{
+    unsigned faults = 0;
+
+    for (unsigned i = 0; i < DECODER_COUNTER_COUNT; i++) {
+        if (!is_fault_counter(i))
+            continue;
+        faults++;
+        if (!fault_tested[i])
+            fprintf(stderr, "\nno test for %s\n",
+                    decoder_counter_name((enum decoder_counter)i));
+        CU_ASSERT(fault_tested[i]);
+    }
+    CU_ASSERT_EQUAL(faults, DECODER_COUNTER_COUNT - DECODER_LINK_UNSUPPORTED);
+}
+
+/* ---- robustness ---------------------------------------------------------- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 32);
+}
+
+static unsigned fuzz_bad;
+
+/* What must hold for any input: offsets inside the capture, the return
+ * value agreeing with the flags. */
+static void fuzz_one(const uint8_t *b, uint32_t caplen, uint32_t wirelen,
+                     uint16_t link_type)
+{
+    bool ret = decode_buf(b, caplen, wirelen, link_type);
+    bool ok = ret == ((d.flags & DECODED_IP) != 0) &&
+              (uint32_t)d.payload_offset + d.payload_len <= caplen;
+
+    if (d.flags & DECODED_IP)
+        ok = ok && d.l3_offset < caplen &&
+             (d.ip_version == 4 || d.ip_version == 6);
+    if (d.flags & DECODED_L4)
+        ok = ok && (d.flags & DECODED_IP) && d.l4_offset > d.l3_offset &&
+             d.l4_offset < caplen && d.payload_offset >= d.l4_offset;
+    if (d.flags & DECODED_FRAG_LATER)
+        ok = ok && !(d.flags & DECODED_L4);
+    if (!ok) {
+        if (fuzz_bad++ < 5)
+            fprintf(stderr, "\nfuzz: link %u caplen %u wirelen %u flags 0x%x\n",
+                    link_type, caplen, wirelen, d.flags);
+    }
+}
+
+static void test_fuzz(void)
+{
+    static const uint16_t links[] = {
+        LINK_ETHERNET, LINK_RAW, LINK_LINUX_SLL, LINK_LINUX_SLL2, LINK_NULL,
+        LINK_UNSUPPORTED, 77,
+    };
+    static const uint16_t types[] = { 0x0800, 0x86dd, 0x8100, 0x88a8, 0x0806 };
+    uint8_t buf[512];
+    uint64_t fed = 0, invalid = 0, snapped = 0;
+    struct pb p;
+
+    memset(&ctr, 0, sizeof(ctr));
+    fuzz_bad = 0;
+
+    /* Random bytes on every link type, some nudged towards IP. */
+    for (unsigned l = 0; l < sizeof(links) / sizeof(links[0]); l++) {
+        for (unsigned i = 0; i < 4000; i++) {
+            uint32_t len = rnd() % 200;
+            for (uint32_t k = 0; k < len; k++)
+                buf[k] = (uint8_t)rnd();
+            if (len > 14 && (i & 1)) {
+                uint16_t t = types[rnd() % 5];
+                buf[12] = (uint8_t)(t >> 8);
+                buf[13] = (uint8_t)t;
+                buf[14] = (uint8_t)((rnd() & 1 ? 0x40 : 0x60) | (buf[14] & 0x0f));
+                buf[0] = (uint8_t)((rnd() & 1 ? 0x45 : 0x60));
+            }
+            uint32_t wire = len + ((i & 3) == 0 ? rnd() % 1500 : 0);
+            if ((i & 7) == 1)
+                wire = len / 2;  /* a capture path that breaks the contract */
+            fuzz_one(buf, len, wire, links[l]);
+            fed++;
+            invalid += (d.flags & DECODED_INVALID) != 0;
+            snapped += (d.flags & DECODED_SNAPPED) != 0;
+        }
+    }
+
+    /* Every prefix of every sample, as a short frame and as a snapped one,
+     * on its own link type and on every other. */
+    for (unsigned s = 0; s < N_SAMPLES; s++) {
+        p.n = 0;
+        uint16_t lt = samples[s](&p);
+        for (unsigned l = 0; l < 6; l++) {
+            uint16_t use = l == 0 ? lt : links[l - 1];
+            for (uint32_t len = 0; len <= p.n; len++) {
+                fuzz_one(p.b, len, len, use);
+                fuzz_one(p.b, len, p.n, use);
+                fed += 2;
+            }
+        }
+    }
+
+    /* Samples with a few bytes changed, then cut somewhere. */
+    for (unsigned i = 0; i < 20000; i++) {
+        p.n = 0;
+        uint16_t lt = samples[i % N_SAMPLES](&p);
+        unsigned flips = 1 + rnd() % 4;
+        for (unsigned k = 0; k < flips; k++)
+            p.b[rnd() % p.n] = (uint8_t)rnd();
+        uint32_t len = rnd() % 3 ? p.n : rnd() % (p.n + 1);
+        fuzz_one(p.b, len, rnd() & 1 ? p.n : len, lt);
+        fed++;
+        invalid += (d.flags & DECODED_INVALID) != 0;
+        snapped += (d.flags & DECODED_SNAPPED) != 0;
+    }
+
+    CU_ASSERT_EQUAL(fuzz_bad, 0);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_PKTS], fed);
+    CU_ASSERT(ctr.v[DECODER_INVALID] >= invalid);
+    CU_ASSERT(ctr.v[DECODER_SNAPPED] >= snapped);
+    CU_ASSERT(ctr.v[DECODER_INVALID] <= ctr.v[DECODER_PKTS]);
+    CU_ASSERT(ctr.v[DECODER_INVALID] <= fault_total());
+}
+
+/* A capture longer than a 16-bit view: decoded up to 64 KiB, no further. */
+static void test_huge_frame(void)
+{
+    static uint8_t big[70000];
+    struct pb p = { .n = 0 };
+
+    s_eth_tcp(&p);
+    memcpy(big, p.b, p.n);
+    big[16] = 0xff;  /* IPv4 total length 65535 */
+    big[17] = 0xff;
+    memset(&ctr, 0, sizeof(ctr));
+    CU_ASSERT_TRUE(decode_buf(big, sizeof(big), sizeof(big), LINK_ETHERNET));
+    CU_ASSERT(d.flags & DECODED_L4);
+    CU_ASSERT((uint32_t)d.payload_offset + d.payload_len <= UINT16_MAX);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_BYTES], sizeof(big));
+}
+
+int main(void)
+{
+    CU_TestInfo cases[] = {
+        { "counter names", test_counter_names },
+        { "link type from DLT", test_link_type_from_dlt },
+        { "ethernet tcp", test_ethernet_tcp },
+        { "tcp options", test_tcp_options },
+        { "ethernet padding trimmed", test_ethernet_padding },
+        { "raw links", test_raw_links },
+        { "linux cooked v1 and v2", test_sll_links },
+        { "null and loop", test_null_links },
+        { "vlan and qinq", test_vlan },
+        { "ipv4 options", test_ipv4_options },
+        { "ipv4 fragments", test_ipv4_fragments },
+        { "ipv6 extension headers and fragments", test_ipv6_ext_and_fragments },
+        { "udp", test_udp },
+        { "icmpv4 and icmpv6", test_icmp },
+        { "sctp and other protocols", test_sctp_and_other },
+        { "gre", test_gre },
+        { "vxlan", test_vxlan },
+        { "ip in ip", test_ip_in_ip },
+        { "tunnel depth limit", test_tunnel_depth },
+        { "malformed inner packet falls back", test_inner_fallback },
+        { "snapped captures", test_snapped },
+        { "malformed link layers", test_bad_link },
+        { "malformed ipv4", test_bad_ipv4 },
+        { "malformed ipv6", test_bad_ipv6 },
+        { "malformed transport", test_bad_l4 },
+        { "malformed tunnels", test_bad_tunnel },
+        { "every malformed counter tested", test_every_fault_tested },
+        { "random and truncated input", test_fuzz },
+        { "frame over 64 KiB", test_huge_frame },
+        CU_TEST_INFO_NULL,
+    };
+
+    return cunit_run("decoder", cases);
+}

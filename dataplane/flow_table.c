@@ -1,0 +1,611 @@
+/* flow_table.c - a worker's bounded flow table with packet-time expiry.
+ *
+ * Memory, all allocated by flow_table_create() and never resized:
+ *
+ *   flows[capacity]     the flow records, 64-byte aligned;
+ *   buckets[2^n]        one cache line each: 8 (signature, flow index + 1)
+ *                       slots, about two slots per flow so buckets rarely
+ *                       fill;
+ *   free_list[capacity] a stack of unused flow indices;
+ *   wheel[WHEEL_SLOTS]  heads of per-second lists of flows, by index + 1.
+ *
+ * Index 0 always means "none", which is why buckets and links hold index + 1.
+ *
+ * Expiry. A flow is expired at time `now` when, in whole seconds of packet
+ * time, now > last_seen + timeout(protocol, state). Lookup applies that rule
+ * to the flow it finds, and the timer wheel applies the same rule on
+ * flow_table_advance(), so which flows are live at a given packet time does
+ * not depend on when the wheel last ran.
+ *
+ * The wheel is lazy. A flow sits in the slot of a second at or before the
+ * one it expires in, and a packet does not move it: its last_seen just
+ * grows. When advance() reaches the slot, each flow there is either ended
+ * (really expired) or relinked into the slot of its real expiry. The one
+ * case that needs an eager move is a state change that shortens the timeout
+ * (TCP established -> closed): flow_update() happens outside the table, so
+ * the table remembers the flow it last handed out ("touched") and checks it
+ * at the next call, before anything else can look at the wheel. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+
+#include <rte_prefetch.h>
+
+#include "counter.h"
+#include "flow_table.h"
+
+#define BUCKET_SLOTS 8
+#define WHEEL_SLOTS 4096u              /* seconds; a power of two */
+#define WHEEL_MASK (WHEEL_SLOTS - 1)
+#define NS_PER_SEC 1000000000ULL
+#define CAPACITY_MAX (1u << 30)
+#define CACHE_LINE 64
+
+/* One cache line: signatures first, so a miss reads only the first half. */
+struct bucket {
+    uint32_t sig[BUCKET_SLOTS];        /* full 32-bit flow hash */
+    uint32_t idx[BUCKET_SLOTS];        /* flow index + 1, 0 when empty */
+};
+
+_Static_assert(sizeof(struct bucket) == CACHE_LINE, "a bucket is one cache line");
+
+/* Timeout rows, by protocol. */
+enum proto_class { PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_OTHER, PROTO_CLASS_COUNT };
+
+struct flow_table {
+    struct flow *flows;
+    struct bucket *buckets;
+    uint32_t *free_list;
+    uint32_t nfree;
+    uint32_t capacity;
+    uint32_t bucket_shift;             /* 32 - log2(number of buckets) */
+    uint32_t touched;                  /* index + 1 of the flow last returned by lookup */
+    uint32_t active;                   /* live flows; relaxed atomic for readers */
+    bool clock_started;
+    uint64_t wheel_sec;                /* every second before this one is processed */
+    uint32_t timeout[PROTO_CLASS_COUNT][FLOW_STATE_COUNT];  /* seconds, >= 1 */
+    flow_end_fn on_end;
+    void *ctx;
+    size_t memory;
+    uint64_t counters[FLOW_TABLE_COUNTER_COUNT];
+    uint32_t wheel[WHEEL_SLOTS];       /* list heads, flow index + 1 */
+};
+
+/* ------------------------------------------------------------------------
+ * Configuration and counters
+ * ------------------------------------------------------------------------ */
+
+void flow_table_config_default(struct flow_table_config *cfg)
+{
+    static const struct flow_timeouts defaults = {
+        .tcp   = { 60, 600, 120, 10 },
+        .udp   = { 30, 300, 300, 300 },
+        .icmp  = { 30, 300, 300, 300 },
+        .other = { 30, 300, 300, 300 },
+    };
+
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->capacity = 1048576;
+    cfg->timeouts = defaults;
+}
+
+const char *flow_table_counter_name(enum flow_table_counter i)
+{
+    static const char *const names[] = {
+#define FLOW_TABLE_COUNTER_NAME(id, name) [FLOW_TABLE_##id] = name,
+        FLOW_TABLE_COUNTERS(FLOW_TABLE_COUNTER_NAME)
+#undef FLOW_TABLE_COUNTER_NAME
+    };
+    return (unsigned)i < FLOW_TABLE_COUNTER_COUNT ? names[i] : "unknown";
+}
+
+static void count(struct flow_table *ft, enum flow_table_counter i)
+{
+    counter_inc(&ft->counters[i]);
+}
+
+/* `active` is read by the stats thread; same relaxed discipline as counters. */
+static void set_active(struct flow_table *ft, uint32_t v)
+{
+    __atomic_store_n(&ft->active, v, __ATOMIC_RELAXED);
+}
+
+/* ------------------------------------------------------------------------
+ * Time and timeouts
+ * ------------------------------------------------------------------------ */
+
+static enum proto_class proto_class(uint8_t ip_proto)
+{
+    switch (ip_proto) {
+    case IPPROTO_TCP:
+        return PROTO_TCP;
+    case IPPROTO_UDP:
+        return PROTO_UDP;
+    case IPPROTO_ICMP:
+    case IPPROTO_ICMPV6:
+        return PROTO_ICMP;
+    default:
+        return PROTO_OTHER;
+    }
+}
+
+static uint32_t flow_timeout(const struct flow_table *ft, const struct flow *f)
+{
+    unsigned state = f->state < FLOW_STATE_COUNT ? f->state : FLOW_STATE_CLOSED;
+
+    return ft->timeout[proto_class(f->key.ip_proto)][state];
+}
+
+/* The last second in which the flow is still live: it is expired at any
+ * time whose second is later than this. */
+static uint64_t expiry_sec(const struct flow_table *ft, const struct flow *f)
+{
+    return f->last_ts_ns / NS_PER_SEC + flow_timeout(ft, f);
+}
+
+static bool expired(const struct flow_table *ft, const struct flow *f, uint64_t now_sec)
+{
+    return now_sec > expiry_sec(ft, f);
+}
+
+/* A flow that ran out its time in CLOSED state ended as "closed", any other
+ * as "timeout". */
+static enum flow_end_reason expiry_reason(const struct flow *f)
+{
+    return f->state == FLOW_STATE_CLOSED ? FLOW_END_CLOSED : FLOW_END_TIMEOUT;
+}
+
+/* The wheel needs a notion of "now" before it can place flows; the first
+ * packet time the table sees, from lookup or advance, sets it. */
+static void clock_start(struct flow_table *ft, uint64_t now_sec)
+{
+    if (!ft->clock_started) {
+        ft->wheel_sec = now_sec;
+        ft->clock_started = true;
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Buckets
+ * ------------------------------------------------------------------------ */
+
+/* The bucket comes from the top bits of a multiplicative mix of the hash.
+ * Workers are often picked by the low bits of the same hash, so those bits
+ * are nearly constant within one table; and with the whole hash as the
+ * signature, flows sharing a bucket rarely share a signature. */
+static uint32_t bucket_index(const struct flow_table *ft, uint32_t hash)
+{
+    return (uint32_t)((uint64_t)(uint32_t)(hash * 0x9e3779b1u) >> ft->bucket_shift);
+}
+
+static struct bucket *bucket_of(const struct flow_table *ft, uint32_t hash)
+{
+    return &ft->buckets[bucket_index(ft, hash)];
+}
+
+static uint32_t flow_index(const struct flow_table *ft, const struct flow *f)
+{
+    return (uint32_t)(f - ft->flows);
+}
+
+static void bucket_remove(struct flow_table *ft, const struct flow *f)
+{
+    struct bucket *b = bucket_of(ft, f->hash);
+    uint32_t ref = flow_index(ft, f) + 1;
+
+    for (int i = 0; i < BUCKET_SLOTS; i++) {
+        if (b->idx[i] == ref) {
+            b->idx[i] = 0;
+            b->sig[i] = 0;
+            return;
+        }
+    }
+}
+
+static int bucket_free_slot(const struct bucket *b)
+{
+    for (int i = 0; i < BUCKET_SLOTS; i++)
+        if (b->idx[i] == 0)
+            return i;
+    return -1;
+}
+
+/* ------------------------------------------------------------------------
+ * Timer wheel
+ * ------------------------------------------------------------------------ */
+
+/* Link flow idx into the slot of second `due`, clamped to the seconds the
+ * wheel can tell apart: [wheel_sec, wheel_sec + WHEEL_SLOTS). A flow due
+ * later than that is simply looked at again when its slot comes round. */
+static void wheel_link(struct flow_table *ft, uint32_t idx, uint64_t due)
+{
+    struct flow *f = &ft->flows[idx];
+    uint32_t slot;
+
+    if (due < ft->wheel_sec)
+        due = ft->wheel_sec;
+    if (due > ft->wheel_sec + WHEEL_SLOTS - 1)
+        due = ft->wheel_sec + WHEEL_SLOTS - 1;
+    slot = (uint32_t)(due & WHEEL_MASK);
+
+    f->wheel_slot = slot;
+    f->wheel_prev = 0;
+    f->wheel_next = ft->wheel[slot];
+    if (f->wheel_next)
+        ft->flows[f->wheel_next - 1].wheel_prev = idx + 1;
+    ft->wheel[slot] = idx + 1;
+}
+
+/* Safe on a flow that advance() has already taken off its slot's list: its
+ * links are then zero and it is no slot's head. */
+static void wheel_unlink(struct flow_table *ft, uint32_t idx)
+{
+    struct flow *f = &ft->flows[idx];
+
+    if (f->wheel_prev)
+        ft->flows[f->wheel_prev - 1].wheel_next = f->wheel_next;
+    else if (ft->wheel[f->wheel_slot] == idx + 1)
+        ft->wheel[f->wheel_slot] = f->wheel_next;
+    if (f->wheel_next)
+        ft->flows[f->wheel_next - 1].wheel_prev = f->wheel_prev;
+    f->wheel_prev = f->wheel_next = 0;
+}
+
+/* The second a linked flow's slot stands for, within the wheel's window. */
+static uint64_t wheel_due(const struct flow_table *ft, const struct flow *f)
+{
+    return ft->wheel_sec + ((f->wheel_slot - ft->wheel_sec) & WHEEL_MASK);
+}
+
+/* ------------------------------------------------------------------------
+ * Ending flows
+ * ------------------------------------------------------------------------ */
+
+static void count_end(struct flow_table *ft, enum flow_end_reason reason)
+{
+    switch (reason) {
+    case FLOW_END_TIMEOUT:
+        count(ft, FLOW_TABLE_ENDED_TIMEOUT);
+        break;
+    case FLOW_END_CLOSED:
+        count(ft, FLOW_TABLE_ENDED_CLOSED);
+        break;
+    case FLOW_END_EVICTED:
+        count(ft, FLOW_TABLE_EVICTED);
+        break;
+    case FLOW_END_SHUTDOWN:
+        count(ft, FLOW_TABLE_ENDED_SHUTDOWN);
+        break;
+    }
+}
+
+/* Take the flow out of the bucket and the wheel, report it, and only then
+ * recycle its memory. */
+static void end_flow(struct flow_table *ft, struct flow *f, enum flow_end_reason reason)
+{
+    uint32_t idx = flow_index(ft, f);
+
+    bucket_remove(ft, f);
+    wheel_unlink(ft, idx);
+    if (ft->touched == idx + 1)
+        ft->touched = 0;
+    count_end(ft, reason);
+    if (ft->on_end)
+        ft->on_end(ft->ctx, f, reason);
+    f->in_use = 0;
+    ft->free_list[ft->nfree++] = idx;
+    set_active(ft, ft->active - 1);
+}
+
+/* The caller changed the state of the flow lookup last returned. If that
+ * shortened its timeout (e.g. a RST), move it to an earlier slot now: the
+ * wheel must never hold a flow in a slot later than its expiry. */
+static void settle_touched(struct flow_table *ft)
+{
+    struct flow *f;
+    uint64_t due;
+
+    if (!ft->touched)
+        return;
+    f = &ft->flows[ft->touched - 1];
+    ft->touched = 0;
+    if (!f->in_use || f->state == f->timeout_kind)
+        return;
+    f->timeout_kind = f->state;
+    due = expiry_sec(ft, f);
+    if (due < wheel_due(ft, f)) {
+        uint32_t idx = flow_index(ft, f);
+
+        wheel_unlink(ft, idx);
+        wheel_link(ft, idx, due);
+    }
+}
+
+/* Look at every flow in one slot: end it if it is expired at now_sec,
+ * otherwise relink it where its real expiry is. The list is detached first,
+ * so a flow relinked into this same slot is not seen twice. */
+static void wheel_process_slot(struct flow_table *ft, uint32_t slot, uint64_t now_sec)
+{
+    uint32_t next = ft->wheel[slot];
+
+    ft->wheel[slot] = 0;
+    while (next) {
+        uint32_t idx = next - 1;
+        struct flow *f = &ft->flows[idx];
+
+        next = f->wheel_next;
+        f->wheel_prev = f->wheel_next = 0;
+        f->timeout_kind = f->state;
+        if (expired(ft, f, now_sec))
+            end_flow(ft, f, expiry_reason(f));
+        else
+            wheel_link(ft, idx, expiry_sec(ft, f));
+    }
+}
+
+/* Table full: end the flow due to expire soonest. Slots before wheel_sec
+ * are empty, so walk forward from there. A flow found in a slot earlier
+ * than its real expiry (seen since it was linked) is moved on to its real
+ * slot, which the wheel would do anyway when it got there; the last slot of
+ * the window holds everything due beyond it, so its head is taken as is. */
+static bool evict_soonest(struct flow_table *ft)
+{
+    for (uint32_t i = 0; i < WHEEL_SLOTS; i++) {
+        uint64_t sec = ft->wheel_sec + i;
+        uint32_t slot = (uint32_t)(sec & WHEEL_MASK), head;
+
+        while ((head = ft->wheel[slot]) != 0) {
+            struct flow *f = &ft->flows[head - 1];
+
+            if (i == WHEEL_SLOTS - 1 || expiry_sec(ft, f) <= sec) {
+                end_flow(ft, f, FLOW_END_EVICTED);
+                return true;
+            }
+            f->timeout_kind = f->state;
+            wheel_unlink(ft, head - 1);
+            wheel_link(ft, head - 1, expiry_sec(ft, f));
+        }
+    }
+    return false;
+}
+
+/* Bucket full: end its least recently seen flow. Returns the freed slot. */
+static int evict_from_bucket(struct flow_table *ft, struct bucket *b)
+{
+    int victim = 0;
+
+    for (int i = 1; i < BUCKET_SLOTS; i++)
+        if (ft->flows[b->idx[i] - 1].last_ts_ns < ft->flows[b->idx[victim] - 1].last_ts_ns)
+            victim = i;
+    end_flow(ft, &ft->flows[b->idx[victim] - 1], FLOW_END_EVICTED);
+    return victim;
+}
+
+/* ------------------------------------------------------------------------
+ * Public API
+ * ------------------------------------------------------------------------ */
+
+static uint32_t bucket_count_for(uint32_t capacity)
+{
+    uint32_t want = (capacity + 3) / 4, n = 1;
+
+    while (n < want)
+        n <<= 1;
+    return n;
+}
+
+static unsigned log2_u32(uint32_t pow2)
+{
+    unsigned bits = 0;
+
+    while (pow2 >>= 1)
+        bits++;
+    return bits;
+}
+
+static void *alloc_lines(size_t size, size_t *total)
+{
+    size = (size + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
+    *total += size;
+    return aligned_alloc(CACHE_LINE, size);
+}
+
+static void copy_timeouts(uint32_t dst[FLOW_STATE_COUNT], const uint32_t src[FLOW_STATE_COUNT])
+{
+    for (int s = 0; s < FLOW_STATE_COUNT; s++)
+        dst[s] = src[s] ? src[s] : 1;   /* 0 would expire a flow on its next second */
+}
+
+struct flow_table *flow_table_create(const struct flow_table_config *cfg,
+                                     flow_end_fn on_end, void *ctx)
+{
+    struct flow_table *ft;
+    uint32_t nbuckets;
+
+    if (!cfg || cfg->capacity == 0 || cfg->capacity > CAPACITY_MAX) {
+        errno = EINVAL;
+        return NULL;
+    }
+    ft = calloc(1, sizeof(*ft));
+    if (!ft) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    ft->memory = sizeof(*ft);
+    ft->capacity = cfg->capacity;
+    nbuckets = bucket_count_for(cfg->capacity);
+    ft->bucket_shift = 32 - log2_u32(nbuckets);
+    ft->flows = alloc_lines((size_t)cfg->capacity * sizeof(struct flow), &ft->memory);
+    ft->buckets = alloc_lines((size_t)nbuckets * sizeof(struct bucket), &ft->memory);
+    ft->free_list = alloc_lines((size_t)cfg->capacity * sizeof(uint32_t), &ft->memory);
+    if (!ft->flows || !ft->buckets || !ft->free_list) {
+        flow_table_destroy(ft);
+        errno = ENOMEM;
+        return NULL;
+    }
+    memset(ft->flows, 0, (size_t)cfg->capacity * sizeof(struct flow));
+    memset(ft->buckets, 0, (size_t)nbuckets * sizeof(struct bucket));
+
+    /* Stacked so that flow 0 is handed out first: low indices stay hot. */
+    for (uint32_t i = 0; i < cfg->capacity; i++)
+        ft->free_list[i] = cfg->capacity - 1 - i;
+    ft->nfree = cfg->capacity;
+
+    copy_timeouts(ft->timeout[PROTO_TCP], cfg->timeouts.tcp);
+    copy_timeouts(ft->timeout[PROTO_UDP], cfg->timeouts.udp);
+    copy_timeouts(ft->timeout[PROTO_ICMP], cfg->timeouts.icmp);
+    copy_timeouts(ft->timeout[PROTO_OTHER], cfg->timeouts.other);
+    ft->on_end = on_end;
+    ft->ctx = ctx;
+    return ft;
+}
+
+void flow_table_destroy(struct flow_table *ft)
+{
+    if (!ft)
+        return;
+    free(ft->flows);
+    free(ft->buckets);
+    free(ft->free_list);
+    free(ft);
+}
+
+void flow_table_prefetch(const struct flow_table *ft, uint32_t hash)
+{
+    rte_prefetch0(bucket_of(ft, hash));
+}
+
+/* A fresh flow with just what the table needs: key, hash, times, state NEW.
+ * The caller's flow_init()/flow_update() fill in the rest. */
+static struct flow *insert_flow(struct flow_table *ft, struct bucket *b, int slot,
+                                const struct flow_key *key, uint32_t hash, uint64_t now_ns)
+{
+    uint32_t idx = ft->free_list[--ft->nfree];
+    struct flow *f = &ft->flows[idx];
+
+    memset(f, 0, sizeof(*f));
+    f->key = *key;
+    f->hash = hash;
+    f->first_ts_ns = f->last_ts_ns = now_ns;
+    f->state = FLOW_STATE_NEW;
+    f->timeout_kind = FLOW_STATE_NEW;
+    f->in_use = 1;
+    b->sig[slot] = hash;
+    b->idx[slot] = idx + 1;
+    wheel_link(ft, idx, expiry_sec(ft, f));
+    set_active(ft, ft->active + 1);
+    count(ft, FLOW_TABLE_CREATED);
+    return f;
+}
+
+static struct flow *bucket_find(struct flow_table *ft, const struct bucket *b,
+                                const struct flow_key *key, uint32_t hash)
+{
+    for (int i = 0; i < BUCKET_SLOTS; i++) {
+        if (b->sig[i] == hash && b->idx[i]) {
+            struct flow *f = &ft->flows[b->idx[i] - 1];
+
+            if (flow_key_equal(&f->key, key))
+                return f;
+        }
+    }
+    return NULL;
+}
+
+struct flow *flow_table_lookup(struct flow_table *ft, const struct flow_key *key,
+                               uint32_t hash, uint64_t now_ns, bool *created)
+{
+    uint64_t now_sec = now_ns / NS_PER_SEC;
+    struct bucket *b = bucket_of(ft, hash);
+    struct flow *f;
+    int slot;
+
+    settle_touched(ft);
+    clock_start(ft, now_sec);
+    *created = false;
+
+    f = bucket_find(ft, b, key, hash);
+    if (f) {
+        if (!expired(ft, f, now_sec)) {
+            ft->touched = flow_index(ft, f) + 1;
+            return f;
+        }
+        /* Idle past its timeout, whether or not the wheel got to it yet. */
+        end_flow(ft, f, expiry_reason(f));
+    }
+
+    slot = bucket_free_slot(b);
+    if (slot < 0)
+        slot = evict_from_bucket(ft, b);
+    if (ft->nfree == 0 && !evict_soonest(ft)) {
+        count(ft, FLOW_TABLE_INSERT_FAILED);
+        return NULL;
+    }
+    f = insert_flow(ft, b, slot, key, hash, now_ns);
+    ft->touched = flow_index(ft, f) + 1;
+    *created = true;
+    return f;
+}
+
+void flow_table_end(struct flow_table *ft, struct flow *f, enum flow_end_reason reason)
+{
+    if (!f->in_use)
+        return;
+    /* From outside the table, "closed" means the worker saw the tuple reused
+     * (expiry of closed flows happens in here). */
+    if (reason == FLOW_END_CLOSED)
+        count(ft, FLOW_TABLE_TUPLE_REUSED);
+    end_flow(ft, f, reason);
+}
+
+void flow_table_advance(struct flow_table *ft, uint64_t now_ns)
+{
+    uint64_t now_sec = now_ns / NS_PER_SEC, from, steps;
+
+    settle_touched(ft);
+    if (!ft->clock_started) {
+        clock_start(ft, now_sec);
+        return;
+    }
+    if (now_sec <= ft->wheel_sec)
+        return;                 /* same second, or time went backwards */
+
+    /* However far time jumped, one turn of the wheel visits every flow. */
+    from = ft->wheel_sec;
+    steps = now_sec - from;
+    if (steps > WHEEL_SLOTS)
+        steps = WHEEL_SLOTS;
+    /* Move the clock first, so flows relinked below land in the new window. */
+    ft->wheel_sec = now_sec;
+    for (uint64_t i = 0; i < steps; i++)
+        wheel_process_slot(ft, (uint32_t)((from + i) & WHEEL_MASK), now_sec);
+}
+
+void flow_table_flush(struct flow_table *ft, enum flow_end_reason reason)
+{
+    ft->touched = 0;
+    for (uint32_t i = 0; i < ft->capacity; i++)
+        if (ft->flows[i].in_use)
+            end_flow(ft, &ft->flows[i], reason);
+}
+
+uint32_t flow_table_active(const struct flow_table *ft)
+{
+    return __atomic_load_n(&ft->active, __ATOMIC_RELAXED);
+}
+
+uint32_t flow_table_capacity(const struct flow_table *ft)
+{
+    return ft->capacity;
+}
+
+uint64_t flow_table_counter(const struct flow_table *ft, enum flow_table_counter i)
+{
+    return (unsigned)i < FLOW_TABLE_COUNTER_COUNT ? counter_read(&ft->counters[i]) : 0;
+}
+
+size_t flow_table_memory(const struct flow_table *ft)
+{
+    return ft->memory;
+}

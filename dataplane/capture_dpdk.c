@@ -1,0 +1,376 @@
+/* capture_dpdk.c - DPDK ports feeding the workers, one lcore each. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+
+#include "capture_dpdk.h"
+#include "counter.h"
+#include "worker.h"
+
+#define RX_DESCRIPTORS 1024
+#define MEMPOOL_CACHE 256
+
+/* The symmetric RSS key: 0x6D5A repeated hashes (a, b) and (b, a) alike,
+ * so both directions of a flow land on one queue (Woo and Park, 2012). */
+static uint8_t symmetric_rss_key[52];
+
+struct dpdk_port {
+    uint16_t port_id;
+    uint16_t n_queues;             /* RX queues: min(workers, what the port has) */
+    bool started;
+    char name[RTE_ETH_NAME_MAX_LEN];
+};
+
+struct dpdk_lane {
+    struct dpdk_capture *owner;
+    struct worker *worker;
+    unsigned lcore;
+    bool finished;
+};
+
+struct dpdk_capture {
+    struct capture base;
+    struct dpdk_port *ports;
+    unsigned n_ports;
+    struct dpdk_lane *lanes;
+    struct rte_mempool *pool;
+    bool stop_requested;
+    bool launched;
+    int ts_offset;                 /* mbuf timestamp dynfield, -1 if none */
+    uint64_t ts_flag;
+    uint64_t tsc_hz;
+    uint64_t tsc_base;             /* TSC and wall clock at start, for */
+    uint64_t wall_base_ns;         /* packets without a driver timestamp */
+};
+
+int capture_dpdk_init(int argc, char **argv, char *err, size_t errlen)
+{
+    if (rte_eal_init(argc, argv) < 0) {
+        snprintf(err, errlen, "DPDK EAL initialisation failed: %s "
+                 "(hugepages reserved? try EAL argument --no-huge or scripts/setup-hugepages)",
+                 rte_strerror(rte_errno));
+        return -1;
+    }
+    unsigned workers = rte_lcore_count() - 1;
+    if (workers == 0) {
+        snprintf(err, errlen, "DPDK: no worker lcore; give the EAL two or more (e.g. -l 0-1)");
+        return -1;
+    }
+    return (int)workers;
+}
+
+static uint64_t wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- worker lcore --------------------------------------------------------- */
+
+/* The capture time of a packet: the driver's timestamp when it gives one
+ * (net_pcap gives the file's), else the TSC converted to wall time. */
+static inline uint64_t mbuf_time(const struct dpdk_capture *dc, const struct rte_mbuf *m,
+                                 uint64_t tsc_now_ns)
+{
+    if (dc->ts_offset >= 0 && (m->ol_flags & dc->ts_flag))
+        return *RTE_MBUF_DYNFIELD(m, dc->ts_offset, rte_mbuf_timestamp_t *);
+    return tsc_now_ns;
+}
+
+static void dpdk_poll_port(struct dpdk_lane *lane, const struct dpdk_port *port, uint16_t queue)
+{
+    const struct dpdk_capture *dc = lane->owner;
+    struct rte_mbuf *mbufs[WORKER_BURST];
+    struct packet pkts[WORKER_BURST];
+    uint16_t n = rte_eth_rx_burst(port->port_id, queue, mbufs, WORKER_BURST);
+
+    if (n == 0)
+        return;
+    uint64_t now = dc->wall_base_ns +
+        (rte_rdtsc() - dc->tsc_base) * 1000000000ull / dc->tsc_hz;
+    for (uint16_t i = 0; i < n; i++) {
+        const struct rte_mbuf *m = mbufs[i];
+        pkts[i] = (struct packet) {
+            .data = rte_pktmbuf_mtod(m, const uint8_t *),
+            .caplen = m->data_len,          /* the first segment holds the headers */
+            .wirelen = m->pkt_len,
+            .ts_ns = mbuf_time(dc, m, now),
+            .link_type = LINK_ETHERNET,
+            .port = port->port_id,
+        };
+    }
+    worker_process_burst(lane->worker, pkts, n);
+    rte_pktmbuf_free_bulk(mbufs, n);
+}
+
+static int dpdk_worker_main(void *arg)
+{
+    struct dpdk_lane *lane = arg;
+    struct dpdk_capture *dc = lane->owner;
+    uint16_t queue = (uint16_t)worker_id(lane->worker);
+
+    while (!__atomic_load_n(&dc->stop_requested, __ATOMIC_ACQUIRE)) {
+        for (unsigned p = 0; p < dc->n_ports; p++)
+            if (queue < dc->ports[p].n_queues)
+                dpdk_poll_port(lane, &dc->ports[p], queue);
+    }
+    worker_finish(lane->worker);
+    __atomic_store_n(&lane->finished, true, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/* ---- capture ops ---------------------------------------------------------- */
+
+static int dpdk_start(struct capture *c, char *err, size_t errlen)
+{
+    struct dpdk_capture *dc = (struct dpdk_capture *)c;
+    unsigned lcore, i = 0;
+
+    RTE_LCORE_FOREACH_WORKER(lcore) {
+        if (i == c->n_workers)
+            break;
+        dc->lanes[i].lcore = lcore;
+        int rc = rte_eal_remote_launch(dpdk_worker_main, &dc->lanes[i], lcore);
+        if (rc != 0) {
+            snprintf(err, errlen, "launching worker %u on lcore %u: %s", i, lcore, strerror(-rc));
+            c->ops->stop(c);
+            return -1;
+        }
+        i++;
+    }
+    dc->launched = true;
+    return 0;
+}
+
+static bool dpdk_running(struct capture *c)
+{
+    struct dpdk_capture *dc = (struct dpdk_capture *)c;
+
+    for (unsigned i = 0; i < c->n_workers; i++)
+        if (!__atomic_load_n(&dc->lanes[i].finished, __ATOMIC_ACQUIRE))
+            return true;
+    return false;
+}
+
+static void dpdk_stop(struct capture *c)
+{
+    __atomic_store_n(&((struct dpdk_capture *)c)->stop_requested, true, __ATOMIC_RELEASE);
+}
+
+static void dpdk_join(struct capture *c)
+{
+    if (((struct dpdk_capture *)c)->launched)
+        rte_eal_mp_wait_lcore();
+}
+
+static void dpdk_counters(struct capture *c, counter_fn fn, void *ctx)
+{
+    struct dpdk_capture *dc = (struct dpdk_capture *)c;
+    char name[RTE_ETH_NAME_MAX_LEN + 64];
+
+    for (unsigned p = 0; p < dc->n_ports; p++) {
+        struct rte_eth_stats st;
+        if (rte_eth_stats_get(dc->ports[p].port_id, &st) != 0)
+            continue;
+        const struct { const char *what; uint64_t v; } items[] = {
+            { "ipackets", st.ipackets }, { "ibytes", st.ibytes },
+            { "imissed", st.imissed }, { "ierrors", st.ierrors },
+            { "rx_nombuf", st.rx_nombuf },
+        };
+        for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
+            snprintf(name, sizeof(name), "capture.%s", items[i].what);
+            fn(ctx, name, items[i].v);
+            snprintf(name, sizeof(name), "port.%s.%s", dc->ports[p].name, items[i].what);
+            fn(ctx, name, items[i].v);
+        }
+    }
+}
+
+static uint64_t dpdk_packets(struct capture *c)
+{
+    uint64_t total = 0;
+
+    for (unsigned i = 0; i < c->n_workers; i++)
+        total += worker_counter(c->workers[i], WORKER_PKTS);
+    return total;
+}
+
+static void dpdk_destroy(struct capture *c)
+{
+    struct dpdk_capture *dc = (struct dpdk_capture *)c;
+
+    if (dc == NULL)
+        return;
+    for (unsigned p = 0; p < dc->n_ports; p++) {
+        if (dc->ports[p].started)
+            rte_eth_dev_stop(dc->ports[p].port_id);
+        rte_eth_dev_close(dc->ports[p].port_id);
+    }
+    rte_mempool_free(dc->pool);
+    free(dc->ports);
+    free(dc->lanes);
+    free(dc);
+}
+
+static const struct capture_ops dpdk_ops = {
+    .name = "dpdk",
+    .start = dpdk_start,
+    .running = dpdk_running,
+    .stop = dpdk_stop,
+    .join = dpdk_join,
+    .counters = dpdk_counters,
+    .packets = dpdk_packets,
+    .destroy = dpdk_destroy,
+};
+
+/* ---- set-up --------------------------------------------------------------- */
+
+/* RSS over IP addresses and TCP/UDP ports with the symmetric key, where the
+ * driver can; otherwise a single queue, which is trivially symmetric. */
+static void port_rss_conf(const struct rte_eth_dev_info *info, struct rte_eth_conf *conf,
+                          uint16_t *n_queues)
+{
+    uint64_t wanted = RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP;
+    uint64_t hf = wanted & info->flow_type_rss_offloads;
+
+    if (*n_queues <= 1 || hf == 0) {
+        *n_queues = 1;
+        conf->rxmode.mq_mode = RTE_ETH_MQ_RX_NONE;
+        return;
+    }
+    conf->rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    conf->rx_adv_conf.rss_conf.rss_key = symmetric_rss_key;
+    conf->rx_adv_conf.rss_conf.rss_key_len =
+        info->hash_key_size && info->hash_key_size <= sizeof(symmetric_rss_key)
+            ? info->hash_key_size : 40;
+    conf->rx_adv_conf.rss_conf.rss_hf = hf;
+}
+
+static int port_setup(struct dpdk_capture *dc, struct dpdk_port *port, char *err, size_t errlen)
+{
+    struct rte_eth_dev_info info;
+    struct rte_eth_conf conf;
+    uint16_t nb_rxd = RX_DESCRIPTORS, nb_txd = 0;
+    int rc;
+
+    rte_eth_dev_get_name_by_port(port->port_id, port->name);
+    if ((rc = rte_eth_dev_info_get(port->port_id, &info)) != 0) {
+        snprintf(err, errlen, "port %s: device info: %s", port->name, strerror(-rc));
+        return -1;
+    }
+    memset(&conf, 0, sizeof(conf));
+    port->n_queues = (uint16_t)RTE_MIN(dc->base.n_workers, info.max_rx_queues);
+    port_rss_conf(&info, &conf, &port->n_queues);
+
+    if ((rc = rte_eth_dev_configure(port->port_id, port->n_queues, 0, &conf)) != 0) {
+        snprintf(err, errlen, "port %s: configure %u RX queues: %s",
+                 port->name, port->n_queues, strerror(-rc));
+        return -1;
+    }
+    rte_eth_dev_adjust_nb_rx_tx_desc(port->port_id, &nb_rxd, &nb_txd);
+    for (uint16_t q = 0; q < port->n_queues; q++) {
+        rc = rte_eth_rx_queue_setup(port->port_id, q, nb_rxd,
+                                    (unsigned)rte_eth_dev_socket_id(port->port_id), NULL, dc->pool);
+        if (rc != 0) {
+            snprintf(err, errlen, "port %s: RX queue %u: %s", port->name, q, strerror(-rc));
+            return -1;
+        }
+    }
+    if ((rc = rte_eth_dev_start(port->port_id)) != 0) {
+        snprintf(err, errlen, "port %s: start: %s", port->name, strerror(-rc));
+        return -1;
+    }
+    port->started = true;
+    /* A span port sees other hosts' traffic; not every PMD has the notion. */
+    rte_eth_promiscuous_enable(port->port_id);
+    return 0;
+}
+
+/* Enough mbufs to fill every RX ring, plus each lcore's cache and a burst
+ * in flight per worker. */
+static struct rte_mempool *create_pool(unsigned n_ports, unsigned n_workers, char *err, size_t errlen)
+{
+    unsigned n = n_ports * n_workers * (RX_DESCRIPTORS + WORKER_BURST) +
+                 (n_workers + 1) * MEMPOOL_CACHE + 1024;
+    if (n < 8191)
+        n = 8191;
+    struct rte_mempool *pool = rte_pktmbuf_pool_create("mamori_rx", n, MEMPOOL_CACHE, 0,
+                                                       RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+    if (pool == NULL)
+        snprintf(err, errlen, "mbuf pool of %u buffers: %s (more hugepages, or --no-huge?)",
+                 n, rte_strerror(rte_errno));
+    return pool;
+}
+
+struct capture *capture_dpdk_open(struct worker **workers, unsigned n_workers,
+                                  char *err, size_t errlen)
+{
+    struct dpdk_capture *dc = calloc(1, sizeof(*dc));
+    uint16_t port_id;
+
+    for (size_t i = 0; i < sizeof(symmetric_rss_key); i += 2) {
+        symmetric_rss_key[i] = 0x6d;
+        symmetric_rss_key[i + 1] = 0x5a;
+    }
+    if (dc == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    dc->base.ops = &dpdk_ops;
+    dc->base.workers = workers;
+    dc->base.n_workers = n_workers;
+    dc->n_ports = rte_eth_dev_count_avail();
+    if (dc->n_ports == 0) {
+        snprintf(err, errlen, "DPDK found no port: bind a NIC to a DPDK driver or give "
+                 "a virtual device (e.g. --vdev=net_pcap0,rx_pcap=FILE)");
+        goto fail;
+    }
+    dc->ports = calloc(dc->n_ports, sizeof(*dc->ports));
+    dc->lanes = calloc(n_workers, sizeof(*dc->lanes));
+    if (dc->ports == NULL || dc->lanes == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    for (unsigned i = 0; i < n_workers; i++) {
+        dc->lanes[i].owner = dc;
+        dc->lanes[i].worker = workers[i];
+    }
+    if (rte_mbuf_dyn_rx_timestamp_register(&dc->ts_offset, &dc->ts_flag) != 0)
+        dc->ts_offset = -1;
+    dc->tsc_hz = rte_get_tsc_hz();
+    dc->tsc_base = rte_rdtsc();
+    dc->wall_base_ns = wall_ns();
+    if ((dc->pool = create_pool(dc->n_ports, n_workers, err, errlen)) == NULL)
+        goto fail;
+
+    unsigned p = 0;
+    RTE_ETH_FOREACH_DEV(port_id) {
+        dc->ports[p].port_id = port_id;
+        if (port_setup(dc, &dc->ports[p++], err, errlen) < 0) {
+            dc->n_ports = p;
+            goto fail;
+        }
+    }
+    dc->n_ports = p;
+    return &dc->base;
+fail:
+    dpdk_destroy(&dc->base);
+    return NULL;
+}
+
+void capture_dpdk_cleanup(void)
+{
+    rte_eal_cleanup();
+}

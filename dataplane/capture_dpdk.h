@@ -1,0 +1,27 @@
+/* capture_dpdk.h - capture from every port DPDK probes (mamori --dpdk).
+ *
+ * Real NICs and virtual devices alike (net_pcap, net_ring, net_null,
+ * net_af_packet, ...). Each worker runs on its own lcore, owns RX queue i of
+ * every port and polls them all in turn, so a split tap that delivers the
+ * two directions on two ports still lands both on one worker. Where the
+ * driver does RSS, the key is the symmetric 0x6D5A pattern hashing IP
+ * addresses and TCP/UDP ports: both directions of a flow reach one queue. */
+#ifndef MAMORI_CAPTURE_DPDK_H
+#define MAMORI_CAPTURE_DPDK_H
+
+#include "capture.h"
+
+/* Start the EAL with argv (argv[0] the program name). Returns the number of
+ * worker lcores (all but the main one), or -1 with the cause in err. */
+int capture_dpdk_init(int argc, char **argv, char *err, size_t errlen);
+
+/* Configure and start every port with one RX queue per worker (fewer where
+ * a port has fewer), one mempool sized from the queues and descriptors.
+ * NULL with the cause in err. */
+struct capture *capture_dpdk_open(struct worker **workers, unsigned n_workers,
+                                  char *err, size_t errlen);
+
+/* Stop and close the ports, release the EAL. */
+void capture_dpdk_cleanup(void);
+
+#endif

@@ -1,0 +1,95 @@
+/* worker.h - the per-core packet pipeline every capture path feeds.
+ *
+ * A worker owns its decoder counters, its flow table and the ring that
+ * carries ended flows to the main thread; nothing in it is shared for
+ * writing, so nothing locks. Capture loops (DPDK, AF_XDP, pcap dispatch)
+ * hand it bursts of up to WORKER_BURST packets:
+ *
+ *   worker_process_burst()   decode + flow, for sources with hardware RSS
+ *   worker_flow_burst()      flow only, for sources that decoded already
+ *                            (software dispatch decodes to pick the worker)
+ *
+ * The main thread drains ended flows with worker_next_record() and reads
+ * counters with worker_counter(); both are safe while the worker runs. */
+#ifndef MAMORI_WORKER_H
+#define MAMORI_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decoder.h"
+#include "flow.h"
+#include "flow_table.h"
+#include "packet.h"
+
+#define WORKER_BURST 32
+
+struct worker_config {
+    unsigned id;
+    struct flow_table_config flows;
+    size_t record_ring_bytes;  /* ended-flow records to the main thread */
+    bool lossless;             /* offline input: wait for ring room, never drop */
+};
+
+void worker_config_default(struct worker_config *cfg);
+
+/* Software RSS: the worker (of n) that owns the flow with this flow_key_hash.
+ * Takes the hash's high bits (multiply-shift), which the flow table's
+ * bucket index does not use, so each worker's buckets stay evenly used. */
+static inline unsigned worker_for_hash(uint32_t hash, unsigned n)
+{
+    return (unsigned)(((uint64_t)hash * n) >> 32);
+}
+
+/* An ended flow as the main thread receives it. */
+struct flow_record {
+    struct flow flow;
+    uint8_t reason;            /* enum flow_end_reason */
+};
+
+#define WORKER_COUNTERS(X) \
+    X(PKTS,            "worker.pkts") \
+    X(BYTES,           "worker.bytes") \
+    X(UNATTRIBUTED,    "flow.unattributed") \
+    X(RECORDS_DROPPED, "flow.records_dropped")
+
+enum worker_counter {
+#define WORKER_COUNTER_ENUM(id, name) WORKER_##id,
+    WORKER_COUNTERS(WORKER_COUNTER_ENUM)
+#undef WORKER_COUNTER_ENUM
+    WORKER_COUNTER_COUNT
+};
+
+const char *worker_counter_name(enum worker_counter i);
+
+struct worker;
+
+/* Setup: allocates the flow table and the record ring. NULL on failure,
+ * with a message naming the cause in errbuf. */
+struct worker *worker_create(const struct worker_config *cfg, char *errbuf, size_t errlen);
+void worker_destroy(struct worker *w);
+
+/* Hot path. n <= WORKER_BURST. */
+void worker_process_burst(struct worker *w, const struct packet *pkts, unsigned n);
+void worker_decode_burst(struct worker *w, const struct packet *pkts,
+                         struct decoded_packet *decoded, unsigned n);
+void worker_flow_burst(struct worker *w, const struct packet *pkts,
+                       const struct decoded_packet *decoded, unsigned n);
+
+/* End of input: end every live flow (reason shutdown) and publish them. */
+void worker_finish(struct worker *w);
+
+/* Main thread: the next ended flow, or NULL. Call worker_record_done()
+ * after using it. */
+const struct flow_record *worker_next_record(struct worker *w);
+void worker_record_done(struct worker *w);
+
+unsigned worker_id(const struct worker *w);
+uint64_t worker_counter(const struct worker *w, enum worker_counter i);
+uint64_t worker_decoder_counter(const struct worker *w, enum decoder_counter i);
+const struct flow_table *worker_flow_table(const struct worker *w);
+/* Packet time the worker has reached (ns). */
+uint64_t worker_now(const struct worker *w);
+
+#endif

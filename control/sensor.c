@@ -66,14 +66,21 @@ static void write_stats(struct sensor *s)
     eve_flush(s->eve);
 }
 
-/* Log every flow the workers have ended. Returns how many. */
+/* Most records taken from one worker per tick: a worker that ends flows
+ * faster than they can be written must not keep the main thread from its
+ * other duties (stats, signals, the other workers). */
+#define DRAIN_BATCH 4096
+
+/* Log the flows the workers have ended, up to DRAIN_BATCH each. Returns
+ * how many. */
 static unsigned drain_records(struct sensor *s)
 {
     unsigned n = 0;
 
     for (unsigned w = 0; w < s->n_workers; w++) {
         const struct flow_record *rec;
-        while ((rec = worker_next_record(s->workers[w])) != NULL) {
+        unsigned taken = 0;
+        while (taken++ < DRAIN_BATCH && (rec = worker_next_record(s->workers[w])) != NULL) {
             json_t *ev = eve_flow_event(rec, s->cfg.in_iface);
             eve_write(s->eve, ev);
             json_decref(ev);
@@ -136,7 +143,8 @@ int sensor_run(struct sensor *s, char *err, size_t errlen)
         }
     }
     c->ops->join(c);
-    drain_records(s);
+    while (drain_records(s) > 0)
+        ;
     write_stats(s);
     return 0;
 }

@@ -16,6 +16,7 @@
 
 #include "capture_dpdk.h"
 #include "counter.h"
+#include "mbuf_packet.h"
 #include "worker.h"
 
 #define RX_DESCRIPTORS 1024
@@ -29,6 +30,7 @@ struct dpdk_port {
     uint16_t port_id;
     uint16_t n_queues;             /* RX queues: min(workers, what the port has) */
     bool started;
+    bool file_timestamps;          /* net_pcap: mbufs carry the file's time in us */
     char name[RTE_ETH_NAME_MAX_LEN];
 };
 
@@ -79,13 +81,16 @@ static uint64_t wall_ns(void)
 
 /* ---- worker lcore --------------------------------------------------------- */
 
-/* The capture time of a packet: the driver's timestamp when it gives one
- * (net_pcap gives the file's), else the TSC converted to wall time. */
-static inline uint64_t mbuf_time(const struct dpdk_capture *dc, const struct rte_mbuf *m,
-                                 uint64_t tsc_now_ns)
+/* The capture time of a packet. net_pcap stamps each mbuf with the file's
+ * time in microseconds, which keeps a replayed capture on its own clock (so
+ * --dpdk on a file gives what -r gives). Other drivers' stamps count NIC
+ * clock ticks of unknown origin, so for them the TSC, converted to wall
+ * time, is the clock. */
+static inline uint64_t mbuf_time(const struct dpdk_capture *dc, const struct dpdk_port *port,
+                                 const struct rte_mbuf *m, uint64_t tsc_now_ns)
 {
-    if (dc->ts_offset >= 0 && (m->ol_flags & dc->ts_flag))
-        return *RTE_MBUF_DYNFIELD(m, dc->ts_offset, rte_mbuf_timestamp_t *);
+    if (port->file_timestamps && (m->ol_flags & dc->ts_flag))
+        return *RTE_MBUF_DYNFIELD(m, dc->ts_offset, rte_mbuf_timestamp_t *) * 1000;
     return tsc_now_ns;
 }
 
@@ -100,17 +105,8 @@ static void dpdk_poll_port(struct dpdk_lane *lane, const struct dpdk_port *port,
         return;
     uint64_t now = dc->wall_base_ns +
         (rte_rdtsc() - dc->tsc_base) * 1000000000ull / dc->tsc_hz;
-    for (uint16_t i = 0; i < n; i++) {
-        const struct rte_mbuf *m = mbufs[i];
-        pkts[i] = (struct packet) {
-            .data = rte_pktmbuf_mtod(m, const uint8_t *),
-            .caplen = m->data_len,          /* the first segment holds the headers */
-            .wirelen = m->pkt_len,
-            .ts_ns = mbuf_time(dc, m, now),
-            .link_type = LINK_ETHERNET,
-            .port = port->port_id,
-        };
-    }
+    for (uint16_t i = 0; i < n; i++)
+        packet_from_mbuf(&pkts[i], mbufs[i], mbuf_time(dc, port, mbufs[i], now), port->port_id);
     worker_process_burst(lane->worker, pkts, n);
     rte_pktmbuf_free_bulk(mbufs, n);
 }
@@ -126,7 +122,7 @@ static int dpdk_worker_main(void *arg)
             if (queue < dc->ports[p].n_queues)
                 dpdk_poll_port(lane, &dc->ports[p], queue);
     }
-    worker_finish(lane->worker);
+    worker_finish(lane->worker, 0);
     __atomic_store_n(&lane->finished, true, __ATOMIC_RELEASE);
     return 0;
 }
@@ -270,6 +266,7 @@ static int port_setup(struct dpdk_capture *dc, struct dpdk_port *port, char *err
         snprintf(err, errlen, "port %s: device info: %s", port->name, strerror(-rc));
         return -1;
     }
+    port->file_timestamps = dc->ts_offset >= 0 && strcmp(info.driver_name, "net_pcap") == 0;
     memset(&conf, 0, sizeof(conf));
     port->n_queues = (uint16_t)RTE_MIN(dc->base.n_workers, info.max_rx_queues);
     port_rss_conf(&info, &conf, &port->n_queues);

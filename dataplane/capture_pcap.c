@@ -65,6 +65,7 @@ struct pcap_capture {
     pthread_t reader;
     bool reader_started;
     bool stop_requested;
+    uint64_t clock_ns;             /* latest packet time read, all files */
     struct decoder_counters decoder;
     uint64_t counters[PCAP_COUNTER_COUNT];
 };
@@ -110,7 +111,7 @@ static void *pcap_worker_main(void *arg)
             sched_yield();
         }
     }
-    worker_finish(lane->worker);
+    worker_finish(lane->worker, lane->owner->clock_ns);
     flag_set(&lane->finished);
     return NULL;
 }
@@ -181,6 +182,9 @@ static void pcap_read_file(struct pcap_capture *pc, const char *path)
         };
         struct decoded_packet d;
 
+        if (pkt.ts_ns > pc->clock_ns)
+            pc->clock_ns = pkt.ts_ns;
+        pkt.clock_ns = pc->clock_ns;
         index++;
         decode_packet(&pkt, &d, &pc->decoder);
         pcap_queue_packet(pc, &pkt, &d);
@@ -192,8 +196,10 @@ static void pcap_read_file(struct pcap_capture *pc, const char *path)
     pcap_commit_all(pc);
     if (rc == PCAP_ERROR) {
         /* A truncated or corrupt file: what was read stands, say where it broke. */
-        fprintf(stderr, "mamori: %s: read error after packet %llu: %s\n",
-                path, (unsigned long long)index, pcap_geterr(p));
+        FILE *file = pcap_file(p);
+        fprintf(stderr, "mamori: %s: read error after packet %llu (byte offset %lld): %s\n",
+                path, (unsigned long long)index, file ? (long long)ftello(file) : -1LL,
+                pcap_geterr(p));
         counter_inc(&pc->counters[PCAP_FILE_ERRORS]);
     }
     pcap_close(p);

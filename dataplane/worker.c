@@ -18,7 +18,8 @@
 struct worker {
     unsigned id;
     bool lossless;
-    uint64_t now_ns;
+    uint64_t now_ns;           /* packet-time clock: never goes backwards */
+    uint64_t next_second_ns;   /* when the clock next crosses a second */
     struct flow_table *flows;
     struct spsc_ring records;
     struct decoder_counters decoder;
@@ -131,18 +132,30 @@ static struct flow *worker_flow_of(struct worker *w, const struct flow_key *key,
     return f;
 }
 
+/* Move the clock to a packet's: the flow table expires flows by whole
+ * seconds, so it only needs telling when a second boundary is crossed. */
+static inline void worker_tick(struct worker *w, const struct packet *p)
+{
+    uint64_t clock = p->clock_ns ? p->clock_ns : p->ts_ns;
+
+    if (clock <= w->now_ns)
+        return;
+    __atomic_store_n(&w->now_ns, clock, __ATOMIC_RELAXED);
+    if (clock >= w->next_second_ns) {
+        flow_table_advance(w->flows, clock);
+        w->next_second_ns = (clock / 1000000000ull + 1) * 1000000000ull;
+    }
+}
+
 void worker_flow_burst(struct worker *w, const struct packet *pkts,
                        const struct decoded_packet *decoded, unsigned n)
 {
     struct flow_key keys[WORKER_BURST];
     uint32_t hashes[WORKER_BURST];
     uint8_t sides[WORKER_BURST];
-    uint64_t now = w->now_ns, bytes = 0;
+    uint64_t bytes = 0;
 
     for (unsigned i = 0; i < n; i++) {
-        bytes += pkts[i].wirelen;
-        if (pkts[i].ts_ns > now)
-            now = pkts[i].ts_ns;
         if (!has_flow(&decoded[i]))
             continue;
         sides[i] = (uint8_t)flow_key_from_decoded(&keys[i], &decoded[i]);
@@ -150,12 +163,12 @@ void worker_flow_burst(struct worker *w, const struct packet *pkts,
         if (i < PREFETCH_AHEAD)
             flow_table_prefetch(w->flows, hashes[i]);
     }
-    w->now_ns = now;
-    flow_table_advance(w->flows, now);
 
     for (unsigned i = 0; i < n; i++) {
         if (i + PREFETCH_AHEAD < n && has_flow(&decoded[i + PREFETCH_AHEAD]))
             flow_table_prefetch(w->flows, hashes[i + PREFETCH_AHEAD]);
+        bytes += pkts[i].wirelen;
+        worker_tick(w, &pkts[i]);
         if (!has_flow(&decoded[i])) {
             counter_inc(&w->counters[WORKER_UNATTRIBUTED]);
             continue;
@@ -181,8 +194,14 @@ void worker_process_burst(struct worker *w, const struct packet *pkts, unsigned 
     worker_flow_burst(w, pkts, decoded, n);
 }
 
-void worker_finish(struct worker *w)
+void worker_finish(struct worker *w, uint64_t clock_ns)
 {
+    /* Flows idle past their timeout by the capture's final clock end as
+     * timeouts, whichever worker held them; the rest are still live. */
+    if (clock_ns > w->now_ns) {
+        __atomic_store_n(&w->now_ns, clock_ns, __ATOMIC_RELAXED);
+        flow_table_advance(w->flows, clock_ns);
+    }
     flow_table_flush(w->flows, FLOW_END_SHUTDOWN);
     spsc_ring_commit(&w->records);
 }

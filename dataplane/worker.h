@@ -77,8 +77,10 @@ void worker_decode_burst(struct worker *w, const struct packet *pkts,
 void worker_flow_burst(struct worker *w, const struct packet *pkts,
                        const struct decoded_packet *decoded, unsigned n);
 
-/* End of input: end every live flow (reason shutdown) and publish them. */
-void worker_finish(struct worker *w);
+/* End of input: move the clock to clock_ns (the capture's last, or 0),
+ * end the flows that timed out by it, then every live flow (reason
+ * shutdown), and publish them. */
+void worker_finish(struct worker *w, uint64_t clock_ns);
 
 /* Main thread: the next ended flow, or NULL. Call worker_record_done()
  * after using it. */

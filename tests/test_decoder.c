@@ -258,6 +258,43 @@ static uint32_t vxlan(struct pb *p, uint8_t flags, uint32_t vni)
     return off;
 }
 
+/* GTP-U flags: version 1, protocol type 1, then E, S and PN. */
+#define GTPU_V1     0x30
+#define GTPU_E      0x04
+#define GTPU_S      0x02
+#define GTPU_PN     0x01
+
+/* A GTP-U header with the optional word any of E/S/PN asks for, whose last
+ * byte is the first extension header type nxt. Length: fix_gtpu(). */
+static uint32_t gtpu(struct pb *p, uint8_t flags, uint8_t type, uint8_t nxt)
+{
+    uint32_t off = p->n;
+
+    put8(p, flags);
+    put8(p, type);
+    put16(p, 0);
+    put32(p, 0x0badcafe);  /* TEID */
+    if (flags & 0x07) {
+        put16(p, 0x0102);  /* sequence number */
+        put8(p, 0);        /* N-PDU number */
+        put8(p, nxt);
+    }
+    return off;
+}
+
+static void fix_gtpu(struct pb *p, uint32_t off)
+{
+    set16(p, off + 2, (uint16_t)(p->n - off - 8));
+}
+
+/* A GTP-U extension header of 4 * units bytes (units >= 1). */
+static void gtpu_ext(struct pb *p, uint8_t units, uint8_t nxt)
+{
+    put8(p, units);
+    putz(p, 4u * units - 2);
+    put8(p, nxt);
+}
+
 static uint32_t sll(struct pb *p, uint16_t proto)
 {
     uint32_t off = p->n;
@@ -284,6 +321,38 @@ static uint32_t sll2(struct pb *p, uint16_t proto)
     put32(p, 0x00112233);
     put32(p, 0x44550000);
     return off;
+}
+
+/* PPPoE session header and a 2-byte PPP protocol; length: fix_pppoe(). */
+static uint32_t pppoe(struct pb *p, uint16_t ppp_proto)
+{
+    uint32_t off = p->n;
+
+    put8(p, 0x11);       /* version 1, type 1 */
+    put8(p, 0x00);       /* code: session data */
+    put16(p, 0x556a);    /* session ID */
+    put16(p, 0);
+    put16(p, ppp_proto);
+    return off;
+}
+
+static void fix_pppoe(struct pb *p, uint32_t off)
+{
+    set16(p, off + 4, (uint16_t)(p->n - off - 6));
+}
+
+/* One MPLS label stack entry, TTL 64. */
+static void mpls(struct pb *p, uint32_t label, bool bottom)
+{
+    put32(p, label << 12 | (bottom ? 0x100u : 0u) | 64);
+}
+
+/* Address, control and protocol of HDLC-like PPP or of Cisco HDLC. */
+static void serial(struct pb *p, uint8_t addr, uint8_t ctl, uint16_t proto)
+{
+    put8(p, addr);
+    put8(p, ctl);
+    put16(p, proto);
 }
 
 static void payload(struct pb *p)
@@ -510,6 +579,45 @@ static uint16_t s_vxlan(struct pb *p)
     return LINK_ETHERNET;
 }
 
+/* As in the nDPI GTP captures: Ethernet / IPv4 / UDP 2152 -> 2152 /
+ * GTP-U G-PDU / IPv4 172.16.0.1 -> .2 / TCP 40000 -> 443. */
+static uint16_t s_gtpu(struct pb *p)
+{
+    eth(p, 0x0800);
+    uint32_t o = ipv4(p, IPPROTO_UDP, HOST1, HOST2);
+    uint32_t u = udp(p, 2152, 2152);
+    uint32_t g = gtpu(p, GTPU_V1, 0xff, 0);
+    uint32_t i = ipv4(p, IPPROTO_TCP, A4(172, 16, 0, 1), A4(172, 16, 0, 2));
+    tcp(p, 40000, 443, 0x18);
+    payload(p);
+    fix_ipv4(p, i);
+    fix_gtpu(p, g);
+    fix_udp(p, u);
+    fix_ipv4(p, o);
+    return LINK_ETHERNET;
+}
+
+/* Raw IPv6 / UDP 2152 -> 2152 / GTP-U G-PDU with sequence number, a 5G PDU
+ * session container (0x85, 4 bytes) and a PDCP PDU number (0xc0, 8 bytes)
+ * / IPv6 2001:db8::7 -> ::8 / UDP 5060 -> 53. */
+static uint16_t s_gtpu_ext_v6(struct pb *p)
+{
+    uint32_t o = ipv6(p, IPPROTO_UDP, 1, 2);
+    uint32_t u = udp(p, 2152, 2152);
+    uint32_t g = gtpu(p, GTPU_V1 | GTPU_E | GTPU_S, 0xff, 0x85);
+    gtpu_ext(p, 1, 0xc0);
+    gtpu_ext(p, 2, 0);
+    uint32_t i = ipv6(p, IPPROTO_UDP, 7, 8);
+    uint32_t iu = udp(p, 5060, 53);
+    payload(p);
+    fix_udp(p, iu);
+    fix_ipv6(p, i);
+    fix_gtpu(p, g);
+    fix_udp(p, u);
+    fix_ipv6(p, o);
+    return LINK_RAW;
+}
+
 /* Raw IPv4 / IPv4 192.168.1.1 -> .2 / TCP. */
 static uint16_t s_ipip(struct pb *p)
 {
@@ -594,10 +702,76 @@ static uint16_t s_nested3(struct pb *p)
     return nested_ipip(p, 3);
 }
 
+/* As in the nDPI dns.pcap: Ethernet / VLAN 421 / VLAN 785 / PPPoE session /
+ * PPP IPv4 / UDP 47255 -> 53. */
+static uint16_t s_pppoe(struct pb *p)
+{
+    eth(p, 0x8100);
+    vtag(p, 421, 0x8100);
+    vtag(p, 785, 0x8864);
+    uint32_t s = pppoe(p, 0x0021);
+    uint32_t ip = ipv4(p, IPPROTO_UDP, HOST1, HOST2);
+    uint32_t u = udp(p, 47255, 53);
+    payload(p);
+    fix_udp(p, u);
+    fix_ipv4(p, ip);
+    fix_pppoe(p, s);
+    return LINK_ETHERNET;
+}
+
+/* Ethernet / MPLS 16 / MPLS 17 (bottom) / IPv6 / TCP 80. */
+static uint16_t s_mpls_v6(struct pb *p)
+{
+    eth(p, 0x8847);
+    mpls(p, 16, false);
+    mpls(p, 17, true);
+    uint32_t ip = ipv6(p, IPPROTO_TCP, 1, 2);
+    tcp(p, 40000, 80, 0x02);
+    payload(p);
+    fix_ipv6(p, ip);
+    return LINK_ETHERNET;
+}
+
+/* PPP in HDLC-like framing / IPv4 / TCP 1723. */
+static uint16_t s_ppp(struct pb *p)
+{
+    serial(p, 0xff, 0x03, 0x0021);
+    uint32_t ip = ipv4(p, IPPROTO_TCP, HOST1, HOST2);
+    tcp(p, 1025, 1723, 0x18);
+    payload(p);
+    fix_ipv4(p, ip);
+    return LINK_PPP;
+}
+
+/* PPP with both compressions: a 1-byte protocol 0x57 / IPv6 / UDP. */
+static uint16_t s_ppp_pfc_v6(struct pb *p)
+{
+    put8(p, 0x57);
+    uint32_t ip = ipv6(p, IPPROTO_UDP, 1, 2);
+    uint32_t u = udp(p, 5000, 53);
+    payload(p);
+    fix_udp(p, u);
+    fix_ipv6(p, ip);
+    return LINK_PPP;
+}
+
+/* As in the nDPI BGP_redist.pcap: Cisco HDLC / MPLS 18 / IPv4 / TCP 179. */
+static uint16_t s_chdlc_mpls(struct pb *p)
+{
+    serial(p, 0x0f, 0x00, 0x8847);
+    mpls(p, 18, true);
+    uint32_t ip = ipv4(p, IPPROTO_TCP, A4(2, 2, 2, 2), A4(4, 4, 4, 4));
+    tcp(p, 179, 63535, 0x18);
+    payload(p);
+    fix_ipv4(p, ip);
+    return LINK_CHDLC;
+}
+
 static uint16_t (*const samples[])(struct pb *) = {
     s_eth_tcp, s_qinq_udp, s_raw_v6_ext_tcp, s_sll_icmp, s_sll2_icmp6,
     s_null_sctp, s_gre_ipv4, s_gre_teb, s_vxlan, s_ipip, s_6in4,
-    s_frag_first, s_v6_frag_first, s_v6_gre_v4, s_nested3,
+    s_frag_first, s_v6_frag_first, s_v6_gre_v4, s_nested3, s_pppoe,
+    s_mpls_v6, s_ppp, s_ppp_pfc_v6, s_chdlc_mpls, s_gtpu, s_gtpu_ext_v6,
 };
 #define N_SAMPLES (sizeof(samples) / sizeof(samples[0]))
 
@@ -630,6 +804,9 @@ static void test_link_type_from_dlt(void)
     CU_ASSERT_EQUAL(link_type_from_dlt(276), LINK_LINUX_SLL2);
     CU_ASSERT_EQUAL(link_type_from_dlt(0), LINK_NULL);
     CU_ASSERT_EQUAL(link_type_from_dlt(108), LINK_NULL);
+    CU_ASSERT_EQUAL(link_type_from_dlt(9), LINK_PPP);
+    CU_ASSERT_EQUAL(link_type_from_dlt(50), LINK_PPP);
+    CU_ASSERT_EQUAL(link_type_from_dlt(104), LINK_CHDLC);
     CU_ASSERT_EQUAL(link_type_from_dlt(105), LINK_UNSUPPORTED);  /* 802.11 */
     CU_ASSERT_EQUAL(link_type_from_dlt(-1), LINK_UNSUPPORTED);
 }
@@ -909,6 +1086,331 @@ static void test_vlan(void)
     CU_ASSERT_EQUAL(d.vlan[0], 5);
     CU_ASSERT_EQUAL(d.flags, 0);
     CU_ASSERT_EQUAL(d.ip_version, 0);
+}
+
+static void test_pppoe(void)
+{
+    struct pb p = { .n = 0 };
+
+    /* Behind two VLAN tags, as in the nDPI captures. */
+    CU_ASSERT_TRUE(run(&p, s_pppoe(&p)));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4);
+    CU_ASSERT_EQUAL(d.vlan[0], 421);
+    CU_ASSERT_EQUAL(d.vlan[1], 785);
+    CU_ASSERT_EQUAL(d.ip_version, 4);
+    CU_ASSERT(is_v4(d.src_addr, HOST1));
+    CU_ASSERT_EQUAL(d.src_port, 47255);
+    CU_ASSERT_EQUAL(d.dst_port, 53);
+    CU_ASSERT_EQUAL(d.l3_offset, 14 + 8 + 8);
+    CU_ASSERT_EQUAL(d.payload_len, 5);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_PPPOE], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_VLAN], 2);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_VLAN_QINQ], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV4], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_UDP], 1);
+
+    /* IPv6, padded to the minimum frame: the PPPoE length ends the packet. */
+    p.n = 0;
+    eth(&p, 0x8864);
+    uint32_t s = pppoe(&p, 0x0057);
+    uint32_t ip = ipv6(&p, IPPROTO_UDP, 1, 2);
+    uint32_t u = udp(&p, 546, 547);
+    fix_udp(&p, u);
+    fix_ipv6(&p, ip);
+    fix_pppoe(&p, s);
+    putz(&p, 30);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4);
+    CU_ASSERT_EQUAL(d.ip_version, 6);
+    CU_ASSERT_EQUAL(d.l3_offset, 22);
+    CU_ASSERT_EQUAL(d.dst_port, 547);
+    CU_ASSERT_EQUAL(d.payload_len, 0);
+
+    /* ...and an IPv4 total length past the PPPoE length is a lie, even
+     * though the frame holds the bytes. */
+    p.n = 0;
+    eth(&p, 0x8864);
+    s = pppoe(&p, 0x0021);
+    ip = ipv4(&p, IPPROTO_UDP, HOST1, HOST2);
+    u = udp(&p, 1, 2);
+    fix_udp(&p, u);
+    fix_ipv4(&p, ip);
+    fix_pppoe(&p, s);
+    set16(&p, s + 4, 2 + 20);  /* PPPoE length covers the IP header only */
+    CU_ASSERT_FALSE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_IPV4_BAD_TOTAL_LEN);
+
+    /* PPP protocol-field compression inside PPPoE, over Linux cooked v2. */
+    p.n = 0;
+    sll2(&p, 0x8864);
+    s = pppoe(&p, 0x0021);
+    p.n--;
+    p.b[p.n - 1] = 0x21;
+    ip = ipv4(&p, IPPROTO_ICMP, HOST1, HOST2);
+    icmp(&p, 8, 0, 7);
+    fix_ipv4(&p, ip);
+    fix_pppoe(&p, s);
+    CU_ASSERT_TRUE(run(&p, LINK_LINUX_SLL2));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.l3_offset, 20 + 6 + 1);
+    CU_ASSERT_EQUAL(d.src_port, 7);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_PPPOE], 1);
+
+    /* LCP inside the session: non-IP, not malformed. */
+    p.n = 0;
+    eth(&p, 0x8864);
+    s = pppoe(&p, 0xc021);
+    put32(&p, 0x09010008);  /* echo request */
+    put32(&p, 0x12345678);
+    fix_pppoe(&p, s);
+    CU_ASSERT_FALSE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, 0);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_PPPOE], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_NON_IP], 1);
+
+    /* An unknown version/type: not a frame we know how to read, whatever
+     * seems to follow. */
+    p.n = 0;
+    s_pppoe(&p);
+    p.b[22] = 0x21;
+    CU_ASSERT_FALSE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, 0);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_NON_IP], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV4], 0);
+
+    /* Discovery (PADI): non-IP; not even a session. */
+    p.n = 0;
+    eth(&p, 0x8863);
+    put8(&p, 0x11);
+    put8(&p, 0x09);
+    put16(&p, 0);
+    put16(&p, 4);
+    put32(&p, 0x01010000);  /* Service-Name tag, empty */
+    CU_ASSERT_FALSE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, 0);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_PPPOE], 0);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_NON_IP], 1);
+}
+
+static void test_mpls(void)
+{
+    struct pb p = { .n = 0 };
+
+    CU_ASSERT_TRUE(run(&p, s_mpls_v6(&p)));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4);
+    CU_ASSERT_EQUAL(d.ip_version, 6);
+    CU_ASSERT(is_v6(d.src_addr, 1));
+    CU_ASSERT_EQUAL(d.dst_port, 80);
+    CU_ASSERT_EQUAL(d.l3_offset, 14 + 8);
+    CU_ASSERT_EQUAL(d.payload_len, 5);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_MPLS], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV6], 1);
+
+    /* Multicast, one label, behind a VLAN tag. */
+    p.n = 0;
+    eth(&p, 0x8100);
+    vtag(&p, 12, 0x8848);
+    mpls(&p, 1000, true);
+    uint32_t ip = ipv4(&p, IPPROTO_UDP, HOST1, HOST2);
+    uint32_t u = udp(&p, 1, 2);
+    fix_udp(&p, u);
+    fix_ipv4(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.ip_version, 4);
+    CU_ASSERT_EQUAL(d.vlan[0], 12);
+    CU_ASSERT_EQUAL(d.l3_offset, 18 + 4);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_MPLS], 1);
+
+    /* Eight labels: the limit itself is fine. */
+    p.n = 0;
+    eth(&p, 0x8847);
+    for (uint32_t i = 0; i < 8; i++)
+        mpls(&p, 100 + i, i == 7);
+    ip = ipv4(&p, IPPROTO_TCP, HOST1, HOST2);
+    tcp(&p, 1, 2, 0x10);
+    fix_ipv4(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.l3_offset, 14 + 32);
+    CU_ASSERT_EQUAL(d.l4_offset, 14 + 32 + 20);
+
+    /* An Ethernet pseudowire with a control word: non-IP. */
+    p.n = 0;
+    eth(&p, 0x8847);
+    mpls(&p, 200, true);
+    put32(&p, 0);         /* control word */
+    eth(&p, 0x0800);
+    ip = ipv4(&p, IPPROTO_TCP, HOST1, HOST2);
+    tcp(&p, 1, 2, 0x10);
+    fix_ipv4(&p, ip);
+    CU_ASSERT_FALSE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, 0);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_NON_IP], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV4], 0);
+
+    /* IPv4 explicit null in a GRE-bridged frame: found inside the tunnel. */
+    p.n = 0;
+    eth(&p, 0x0800);
+    uint32_t o = ipv4(&p, IPPROTO_GRE, HOST1, HOST2);
+    gre(&p, 0, 0x6558);
+    eth(&p, 0x8847);
+    mpls(&p, 0, true);
+    ip = ipv4(&p, IPPROTO_UDP, A4(192, 168, 1, 1), A4(192, 168, 1, 2));
+    u = udp(&p, 3, 4);
+    fix_udp(&p, u);
+    fix_ipv4(&p, ip);
+    fix_ipv4(&p, o);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_TUNNEL);
+    CU_ASSERT(is_v4(d.src_addr, A4(192, 168, 1, 1)));
+    CU_ASSERT_EQUAL(ctr.v[DECODER_MPLS], 1);
+}
+
+static void test_ppp_links(void)
+{
+    struct pb p = { .n = 0 };
+
+    /* HDLC-like framing, on both DLTs. */
+    s_ppp(&p);
+    for (int i = 0; i < 2; i++) {
+        CU_ASSERT_TRUE(run(&p, link_type_from_dlt(i ? 50 : 9)));
+        expect_clean();
+        CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4);
+        CU_ASSERT(is_v4(d.src_addr, HOST1));
+        CU_ASSERT_EQUAL(d.dst_port, 1723);
+        CU_ASSERT_EQUAL(d.l3_offset, 4);
+        CU_ASSERT_EQUAL(d.payload_len, 5);
+        CU_ASSERT_EQUAL(ctr.v[DECODER_PPP], 1);
+        CU_ASSERT_EQUAL(ctr.v[DECODER_IPV4], 1);
+    }
+
+    /* Address and control compressed away, as in the nDPI dlt_ppp.pcap. */
+    memmove(p.b, p.b + 2, p.n - 2);
+    p.n -= 2;
+    CU_ASSERT_TRUE(run(&p, LINK_PPP));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.l3_offset, 2);
+    CU_ASSERT_EQUAL(d.dst_port, 1723);
+
+    /* Both compressions, IPv6. */
+    p.n = 0;
+    CU_ASSERT_TRUE(run(&p, s_ppp_pfc_v6(&p)));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.ip_version, 6);
+    CU_ASSERT_EQUAL(d.l3_offset, 1);
+    CU_ASSERT_EQUAL(d.dst_port, 53);
+
+    /* Protocol compressed, address and control kept. */
+    p.n = 0;
+    put8(&p, 0xff);
+    put8(&p, 0x03);
+    put8(&p, 0x21);
+    uint32_t ip = ipv4(&p, IPPROTO_UDP, HOST1, HOST2);
+    uint32_t u = udp(&p, 1, 2);
+    fix_udp(&p, u);
+    fix_ipv4(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_PPP));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.l3_offset, 3);
+
+    /* MPLS over PPP. */
+    p.n = 0;
+    serial(&p, 0xff, 0x03, 0x0281);
+    mpls(&p, 42, true);
+    ip = ipv4(&p, IPPROTO_UDP, HOST1, HOST2);
+    u = udp(&p, 1, 2);
+    fix_udp(&p, u);
+    fix_ipv4(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_PPP));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.l3_offset, 8);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_MPLS], 1);
+
+    /* LCP: non-IP. */
+    p.n = 0;
+    serial(&p, 0xff, 0x03, 0xc021);
+    put32(&p, 0x01010004);
+    CU_ASSERT_FALSE(run(&p, LINK_PPP));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, 0);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_PPP], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_NON_IP], 1);
+
+    /* 0xff without 0x03 is no address field but protocol 0xff: non-IP,
+     * though an IPv4 protocol number follows. */
+    p.n = 0;
+    s_ppp(&p);
+    p.b[1] = 0x00;
+    CU_ASSERT_FALSE(run(&p, LINK_PPP));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, 0);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_NON_IP], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV4], 0);
+
+    /* Cisco HDLC framing in a DLT_PPP file (nDPI BGP_Cisco_hdlc_slarp). */
+    p.n = 0;
+    serial(&p, 0x0f, 0x00, 0x0800);
+    ip = ipv4(&p, IPPROTO_TCP, A4(100, 16, 1, 2), A4(100, 16, 1, 1));
+    tcp(&p, 18324, 179, 0x02);
+    fix_ipv4(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_PPP));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.l3_offset, 4);
+    CU_ASSERT_EQUAL(d.dst_port, 179);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_CHDLC], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_PPP], 0);
+    p.b[0] = 0x8f;  /* broadcast */
+    CU_ASSERT_TRUE(run(&p, LINK_PPP));
+    expect_clean();
+    CU_ASSERT_EQUAL(ctr.v[DECODER_CHDLC], 1);
+}
+
+static void test_chdlc_links(void)
+{
+    struct pb p = { .n = 0 };
+
+    CU_ASSERT_TRUE(run(&p, s_chdlc_mpls(&p)));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4);
+    CU_ASSERT(is_v4(d.src_addr, A4(2, 2, 2, 2)));
+    CU_ASSERT_EQUAL(d.src_port, 179);
+    CU_ASSERT_EQUAL(d.l3_offset, 8);
+    CU_ASSERT_EQUAL(d.payload_len, 5);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_CHDLC], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_MPLS], 1);
+
+    /* Broadcast address, IPv6. */
+    p.n = 0;
+    serial(&p, 0x8f, 0x00, 0x86dd);
+    uint32_t ip = ipv6(&p, IPPROTO_UDP, 1, 2);
+    uint32_t u = udp(&p, 521, 521);
+    fix_udp(&p, u);
+    fix_ipv6(&p, ip);
+    CU_ASSERT_TRUE(run(&p, link_type_from_dlt(104)));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.ip_version, 6);
+    CU_ASSERT_EQUAL(d.l3_offset, 4);
+    CU_ASSERT_EQUAL(d.dst_port, 521);
+
+    /* SLARP keepalive: non-IP. */
+    p.n = 0;
+    serial(&p, 0x8f, 0x00, 0x8035);
+    put32(&p, 2);
+    putz(&p, 14);
+    CU_ASSERT_FALSE(run(&p, LINK_CHDLC));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, 0);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_CHDLC], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_NON_IP], 1);
 }
 
 /* ---- IP ------------------------------------------------------------------ */
@@ -1247,6 +1749,226 @@ static void test_vxlan(void)
     CU_ASSERT_EQUAL(d.dst_port, 4789);
 }
 
+/* Ethernet / IPv4 / UDP sport -> dport / GTP-U (flags, type, first
+ * extension type) / inner bytes b; lengths fixed. Returns the GTP offset. */
+static uint32_t gtpu_pkt(struct pb *p, uint16_t sport, uint16_t dport,
+                         uint8_t flags, uint8_t type, uint8_t nxt,
+                         const uint8_t *b, uint32_t len)
+{
+    p->n = 0;
+    eth(p, 0x0800);
+    uint32_t o = ipv4(p, IPPROTO_UDP, HOST1, HOST2);
+    uint32_t u = udp(p, sport, dport);
+    uint32_t g = gtpu(p, flags, type, nxt);
+    if (len)  /* b may be NULL: no memcpy from NULL */
+        put(p, b, len);
+    fix_gtpu(p, g);
+    fix_udp(p, u);
+    fix_ipv4(p, o);
+    return g;
+}
+
+/* An inner IPv4 / UDP 1000 -> 53 datagram for gtpu_pkt(). */
+static uint32_t inner_v4_udp(uint8_t *b)
+{
+    struct pb q = { .n = 0 };
+    uint32_t i = ipv4(&q, IPPROTO_UDP, A4(192, 168, 5, 1), A4(192, 168, 5, 2));
+    uint32_t u = udp(&q, 1000, 53);
+    payload(&q);
+    fix_udp(&q, u);
+    fix_ipv4(&q, i);
+    memcpy(b, q.b, q.n);
+    return q.n;
+}
+
+/* The outer UDP datagram to or from port 2152 is the result. */
+static void expect_outer_gtpu_udp(uint16_t sport, uint16_t dport)
+{
+    CU_ASSERT_EQUAL(d.flags & (DECODED_IP | DECODED_L4 | DECODED_TUNNEL),
+                    DECODED_IP | DECODED_L4);
+    CU_ASSERT(is_v4(d.src_addr, HOST1));
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_UDP);
+    CU_ASSERT_EQUAL(d.src_port, sport);
+    CU_ASSERT_EQUAL(d.dst_port, dport);
+    CU_ASSERT_EQUAL(d.l3_offset, 14);
+    CU_ASSERT_EQUAL(d.payload_offset, 14 + 20 + 8);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_GTPU], 1);
+}
+
+static void test_gtpu(void)
+{
+    struct pb p = { .n = 0 };
+    uint8_t in[128];
+    uint32_t inlen = inner_v4_udp(in);
+
+    /* Mandatory header only, IPv4 inside, both ports 2152. */
+    CU_ASSERT_TRUE(run(&p, s_gtpu(&p)));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_TUNNEL);
+    CU_ASSERT_EQUAL(d.ip_version, 4);
+    CU_ASSERT(is_v4(d.src_addr, A4(172, 16, 0, 1)));
+    CU_ASSERT(is_v4(d.dst_addr, A4(172, 16, 0, 2)));
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_TCP);
+    CU_ASSERT_EQUAL(d.src_port, 40000);
+    CU_ASSERT_EQUAL(d.dst_port, 443);
+    CU_ASSERT_EQUAL(d.tcp_flags, 0x18);
+    CU_ASSERT_EQUAL(d.l3_offset, 14 + 20 + 8 + 8);
+    CU_ASSERT_EQUAL(d.l4_offset, 14 + 20 + 8 + 8 + 20);
+    CU_ASSERT_EQUAL(d.payload_len, 5);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_GTPU], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV4], 2);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_UDP], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_TCP], 1);
+
+    /* Port 2152 on one side only, either side. */
+    gtpu_pkt(&p, 2152, 33000, GTPU_V1, 0xff, 0, in, inlen);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_TUNNEL);
+    CU_ASSERT(is_v4(d.src_addr, A4(192, 168, 5, 1)));
+    CU_ASSERT_EQUAL(d.dst_port, 53);
+    gtpu_pkt(&p, 33000, 2152, GTPU_V1, 0xff, 0, in, inlen);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_TUNNEL);
+    CU_ASSERT_EQUAL(d.src_port, 1000);
+
+    /* S alone (flags 0x32, as LTE sends), PN alone, and E with an empty
+     * chain: the optional word, then the inner packet. */
+    static const uint8_t opt_flags[] = { GTPU_S, GTPU_PN, GTPU_E };
+    for (unsigned k = 0; k < sizeof(opt_flags); k++) {
+        gtpu_pkt(&p, 2152, 2152, GTPU_V1 | opt_flags[k], 0xff, 0, in, inlen);
+        CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+        expect_clean();
+        CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_TUNNEL);
+        CU_ASSERT(is_v4(d.src_addr, A4(192, 168, 5, 1)));
+        CU_ASSERT_EQUAL(d.l3_offset, 14 + 20 + 8 + 12);
+        CU_ASSERT_EQUAL(d.payload_len, 5);
+    }
+
+    /* Without E the next-type byte means nothing, even when not 0. */
+    gtpu_pkt(&p, 2152, 2152, GTPU_V1 | GTPU_S, 0xff, 0x85, in, inlen);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_TUNNEL);
+    CU_ASSERT_EQUAL(d.l3_offset, 14 + 20 + 8 + 12);
+
+    /* Sequence number and two extension headers, IPv6 in IPv6. */
+    p.n = 0;
+    CU_ASSERT_TRUE(run(&p, s_gtpu_ext_v6(&p)));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_TUNNEL);
+    CU_ASSERT_EQUAL(d.ip_version, 6);
+    CU_ASSERT(is_v6(d.src_addr, 7));
+    CU_ASSERT(is_v6(d.dst_addr, 8));
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_UDP);
+    CU_ASSERT_EQUAL(d.src_port, 5060);
+    CU_ASSERT_EQUAL(d.dst_port, 53);
+    CU_ASSERT_EQUAL(d.ttl, 63);
+    CU_ASSERT_EQUAL(d.l3_offset, 40 + 8 + 12 + 4 + 8);
+    CU_ASSERT_EQUAL(d.payload_len, 5);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_GTPU], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV6], 2);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_UDP], 2);
+
+    /* IPv6 inside IPv4 (as in nDPI's ipv6_in_gtp.pcap), with the longest
+     * chain allowed: eight extension headers. */
+    {
+        struct pb q = { .n = 0 };
+        uint32_t i = ipv6(&q, IPPROTO_TCP, 3, 4);
+        tcp(&q, 50000, 80, 0x02);
+        fix_ipv6(&q, i);
+        uint8_t b[256];
+        uint32_t n = 0;
+        for (unsigned k = 0; k < 8; k++) {
+            b[n++] = 1;
+            b[n++] = 0;
+            b[n++] = 0;
+            b[n++] = k < 7 ? 0x85 : 0;
+        }
+        memcpy(b + n, q.b, q.n);
+        gtpu_pkt(&p, 2152, 2152, GTPU_V1 | GTPU_E, 0xff, 0x85, b, n + q.n);
+        CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+        expect_clean();
+        CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_TUNNEL);
+        CU_ASSERT(is_v6(d.src_addr, 3));
+        CU_ASSERT_EQUAL(d.dst_port, 80);
+        CU_ASSERT_EQUAL(d.l3_offset, 14 + 20 + 8 + 12 + 32);
+        CU_ASSERT_EQUAL(ctr.v[DECODER_IPV4], 1);
+        CU_ASSERT_EQUAL(ctr.v[DECODER_IPV6], 1);
+    }
+
+    /* Bytes after the GTP length inside the UDP datagram are not part of
+     * the inner packet. */
+    gtpu_pkt(&p, 2152, 2152, GTPU_V1, 0xff, 0, in, inlen);
+    put32(&p, 0xdddddddd);
+    fix_udp(&p, 14 + 20);
+    fix_ipv4(&p, 14);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_TUNNEL);
+    CU_ASSERT_EQUAL(d.payload_len, 5);
+
+    /* Messages other than G-PDU stay plain UDP: echo request (with its
+     * sequence number), error indication, end marker. */
+    static const uint8_t msgs[] = { 1, 26, 254 };
+    for (unsigned k = 0; k < sizeof(msgs); k++) {
+        gtpu_pkt(&p, 2152, 2152, GTPU_V1 | GTPU_S, msgs[k], 0, NULL, 0);
+        CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+        expect_clean();
+        expect_outer_gtpu_udp(2152, 2152);
+        CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4);
+        CU_ASSERT_EQUAL(d.payload_len, 12);
+    }
+    /* ...even one that carries what looks like an IP packet. */
+    gtpu_pkt(&p, 2152, 2152, GTPU_V1, 1, 0, in, inlen);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    expect_outer_gtpu_udp(2152, 2152);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV4], 1);
+
+    /* Not GTPv1-U: version 2, and protocol type 0 (GTP'). */
+    gtpu_pkt(&p, 2152, 2152, 0x40, 0xff, 0, in, inlen);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    expect_outer_gtpu_udp(2152, 2152);
+    gtpu_pkt(&p, 40000, 2152, 0x20, 0xff, 0, in, inlen);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    expect_outer_gtpu_udp(40000, 2152);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV4], 1);
+
+    /* A non-IP T-PDU (a 5G Ethernet PDU session): non-IP, outer UDP. */
+    {
+        uint8_t b[64] = { 0 };
+        gtpu_pkt(&p, 2152, 2152, GTPU_V1, 0xff, 0, b, sizeof(b));
+        CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+        expect_clean();
+        expect_outer_gtpu_udp(2152, 2152);
+        CU_ASSERT_EQUAL(ctr.v[DECODER_NON_IP], 1);
+    }
+
+    /* An IP fragment holds only part of the inner packet: not followed. */
+    gtpu_pkt(&p, 2152, 2152, GTPU_V1, 0xff, 0, in, inlen);
+    set16(&p, 14 + 6, 0x2000);  /* MF, offset 0 */
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_FRAGMENT);
+    CU_ASSERT_EQUAL(d.dst_port, 2152);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_GTPU], 0);
+
+    /* Cut by the snap length inside the extension chain: not malformed,
+     * the outer UDP datagram. */
+    p.n = 0;
+    s_gtpu_ext_v6(&p);
+    CU_ASSERT_TRUE(run_snap(&p, LINK_RAW, 40 + 8 + 12 + 4 + 3));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_SNAPPED);
+    CU_ASSERT(is_v6(d.src_addr, 1));
+    CU_ASSERT_EQUAL(d.dst_port, 2152);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_GTPU], 1);
+}
+
 static void test_ip_in_ip(void)
 {
     struct pb p = { .n = 0 };
@@ -1308,6 +2030,31 @@ static void test_tunnel_depth(void)
     CU_ASSERT_EQUAL(d.l3_offset, 60);
     CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_TUNNEL | DECODED_INVALID);
     CU_ASSERT_EQUAL(ctr.v[DECODER_UDP], 0);
+
+    /* GTP-U as the fourth tunnel: the third tunnel's UDP datagram stays. */
+    p.n = 0;
+    uint32_t offs[4];
+    for (unsigned k = 0; k <= 3; k++)
+        offs[k] = ipv4(&p, k == 3 ? IPPROTO_UDP : IPPROTO_IPIP,
+                       A4(10, k, 0, 1), A4(10, k, 0, 2));
+    uint32_t u = udp(&p, 2152, 2152);
+    uint32_t g = gtpu(&p, GTPU_V1, 0xff, 0);
+    uint32_t i = ipv4(&p, IPPROTO_TCP, A4(192, 168, 1, 1), A4(192, 168, 1, 2));
+    tcp(&p, 1, 2, 0x02);
+    fix_ipv4(&p, i);
+    fix_gtpu(&p, g);
+    fix_udp(&p, u);
+    for (unsigned k = 0; k <= 3; k++)
+        fix_ipv4(&p, offs[k]);
+    CU_ASSERT_TRUE(run(&p, LINK_RAW));
+    expect_fault(DECODER_TUNNEL_DEPTH_LIMIT);
+    CU_ASSERT(is_v4(d.src_addr, A4(10, 3, 0, 1)));
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_TUNNEL |
+                             DECODED_INVALID);
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_UDP);
+    CU_ASSERT_EQUAL(d.dst_port, 2152);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_GTPU], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_TCP], 0);
 }
 
 /* A malformed inner packet: counted, and the result is the outer packet. */
@@ -1360,6 +2107,36 @@ static void test_inner_fallback(void)
     CU_ASSERT_EQUAL(d.flags, DECODED_IP);
     CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_GRE);
     CU_ASSERT_EQUAL(ctr.v[DECODER_NON_IP], 1);
+
+    /* A bad inner IPv4 header in GTP-U: back to the outer UDP. */
+    p.n = 0;
+    s_gtpu(&p);
+    p.b[14 + 20 + 8 + 8] = 0x44;  /* IHL 4 */
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_IPV4_BAD_IHL);
+    expect_outer_gtpu_udp(2152, 2152);
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_INVALID);
+
+    /* Inner IPv4 total length past the GTP length, though inside the UDP
+     * datagram. */
+    p.n = 0;
+    s_gtpu(&p);
+    set16(&p, 14 + 20 + 8 + 2, (uint16_t)(p.n - 14 - 20 - 8 - 8 - 4));
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_IPV4_BAD_TOTAL_LEN);
+    expect_outer_gtpu_udp(2152, 2152);
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_INVALID);
+
+    /* Inner IPv6 payload length past the GTP length. */
+    p.n = 0;
+    s_gtpu_ext_v6(&p);
+    set16(&p, 40 + 8 + 12 + 12 + 4, 200);
+    CU_ASSERT_TRUE(run(&p, LINK_RAW));
+    expect_fault(DECODER_IPV6_TRUNCATED);
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_INVALID);
+    CU_ASSERT(is_v6(d.src_addr, 1));
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_UDP);
+    CU_ASSERT_EQUAL(d.dst_port, 2152);
 
     /* Inner IPv4 total length past the outer datagram. */
     p.n = 0;
@@ -1520,6 +2297,106 @@ static void test_bad_link(void)
     p.n = 0;
     CU_ASSERT_FALSE(run(&p, LINK_RAW));  /* not even a version nibble */
     expect_fault(DECODER_RAW_BAD_VERSION);
+}
+
+static void test_bad_shims(void)
+{
+    struct pb p = { .n = 0 };
+
+    /* PPP: nothing at all, 0xff alone, half a protocol field. */
+    CU_ASSERT_FALSE(run(&p, LINK_PPP));
+    expect_fault(DECODER_PPP_TRUNCATED);
+    put8(&p, 0xff);
+    CU_ASSERT_FALSE(run(&p, LINK_PPP));
+    expect_fault(DECODER_PPP_TRUNCATED);
+    put8(&p, 0x03);
+    put8(&p, 0x00);
+    CU_ASSERT_FALSE(run(&p, LINK_PPP));
+    expect_fault(DECODER_PPP_TRUNCATED);
+    /* The same three bytes of a longer frame: snapped, not malformed. */
+    memset(&ctr, 0, sizeof(ctr));
+    CU_ASSERT_FALSE(decode_buf(p.b, 3, 100, LINK_PPP));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_SNAPPED);
+
+    p.n = 0;
+    serial(&p, 0x0f, 0x00, 0x0800);
+    p.n = 3;
+    CU_ASSERT_FALSE(run(&p, LINK_CHDLC));
+    expect_fault(DECODER_CHDLC_TRUNCATED);
+    CU_ASSERT_FALSE(run(&p, LINK_PPP));  /* Cisco framing in DLT_PPP */
+    expect_fault(DECODER_CHDLC_TRUNCATED);
+
+    /* PPPoE: header cut, length past the frame, no room for PPP. */
+    p.n = 0;
+    eth(&p, 0x8864);
+    putz(&p, 5);
+    CU_ASSERT_FALSE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_PPPOE_TRUNCATED);
+
+    p.n = 0;
+    s_pppoe(&p);
+    set16(&p, 22 + 4, (uint16_t)(p.n - 22 - 6 + 1));
+    CU_ASSERT_FALSE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_PPPOE_TRUNCATED);
+    CU_ASSERT_EQUAL(d.vlan[0], 421);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV4], 0);
+
+    set16(&p, 22 + 4, 1);  /* one byte, even: a 2-byte protocol cut */
+    CU_ASSERT_FALSE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_PPPOE_TRUNCATED);
+    set16(&p, 22 + 4, 0);
+    CU_ASSERT_FALSE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_PPPOE_TRUNCATED);
+
+    /* Cut by the snap length inside the PPPoE header: not malformed. */
+    p.n = 0;
+    s_pppoe(&p);
+    CU_ASSERT_FALSE(run_snap(&p, LINK_ETHERNET, 22 + 4));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_SNAPPED);
+
+    /* MPLS: a label cut, a bottom label with nothing after it. */
+    p.n = 0;
+    eth(&p, 0x8847);
+    put16(&p, 0x0001);
+    put8(&p, 0x01);
+    CU_ASSERT_FALSE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_MPLS_TRUNCATED);
+
+    p.n = 0;
+    eth(&p, 0x8847);
+    mpls(&p, 16, false);
+    mpls(&p, 17, true);
+    CU_ASSERT_FALSE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_MPLS_TRUNCATED);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_MPLS], 1);
+
+    /* ...but a stack cut by the snap length is only snapped. */
+    p.n = 0;
+    s_mpls_v6(&p);
+    CU_ASSERT_FALSE(run_snap(&p, LINK_ETHERNET, 14 + 6));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_SNAPPED);
+
+    /* Nine labels. */
+    p.n = 0;
+    eth(&p, 0x8847);
+    for (uint32_t i = 0; i < 9; i++)
+        mpls(&p, 100 + i, i == 8);
+    uint32_t ip = ipv4(&p, IPPROTO_TCP, HOST1, HOST2);
+    tcp(&p, 1, 2, 0x10);
+    fix_ipv4(&p, ip);
+    CU_ASSERT_FALSE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_MPLS_LABEL_LIMIT);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV4], 0);
+
+    /* A malformed IP header under a shim is the IP layer's fault. */
+    p.n = 0;
+    s_chdlc_mpls(&p);
+    p.b[8] = 0x43;
+    CU_ASSERT_FALSE(run(&p, LINK_CHDLC));
+    expect_fault(DECODER_IPV4_BAD_IHL);
 }
 
 static void test_bad_ipv4(void)
@@ -1740,6 +2617,77 @@ static void test_bad_tunnel(void)
     expect_fault(DECODER_VXLAN_TRUNCATED);
     CU_ASSERT_EQUAL(d.dst_port, 4789);
 
+    /* UDP from 2152 with half a GTP-U header. */
+    p.n = 0;
+    eth(&p, 0x0800);
+    ip = ipv4(&p, IPPROTO_UDP, HOST1, HOST2);
+    u = udp(&p, 2152, 40000);
+    put32(&p, 0x30ff0000);
+    fix_udp(&p, u);
+    fix_ipv4(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_GTPU_TRUNCATED);
+    expect_outer_gtpu_udp(2152, 40000);
+
+    /* G-PDU length past the UDP datagram. */
+    uint32_t g = gtpu_pkt(&p, 2152, 2152, GTPU_V1, 0xff, 0, zeros, 20);
+    set16(&p, g + 2, 21);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_GTPU_TRUNCATED);
+    expect_outer_gtpu_udp(2152, 2152);
+
+    /* A G-PDU with no T-PDU at all. */
+    gtpu_pkt(&p, 2152, 2152, GTPU_V1, 0xff, 0, NULL, 0);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_GTPU_TRUNCATED);
+    expect_outer_gtpu_udp(2152, 2152);
+
+    /* S set, but the length leaves no room for the optional word - nor
+     * for the IPv4 packet - that the UDP datagram does hold. */
+    {
+        struct pb q = { .n = 0 };
+        uint32_t i = ipv4(&q, IPPROTO_UDP, HOST1, HOST2);
+        uint32_t iu = udp(&q, 1000, 53);
+        fix_udp(&q, iu);
+        fix_ipv4(&q, i);
+        g = gtpu_pkt(&p, 2152, 2152, GTPU_V1 | GTPU_S, 0xff, 0, q.b, q.n);
+    }
+    set16(&p, g + 2, 0);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_GTPU_TRUNCATED);
+    expect_outer_gtpu_udp(2152, 2152);
+
+    /* An extension header longer than the rest of the G-PDU. */
+    memset(b, 0, sizeof(b));
+    b[0] = 4;  /* 16 bytes; 8 present */
+    gtpu_pkt(&p, 2152, 2152, GTPU_V1 | GTPU_E, 0xff, 0x85, b, 8);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_GTPU_TRUNCATED);
+    expect_outer_gtpu_udp(2152, 2152);
+
+    /* An extension header of length 0 cannot hold its own fields. */
+    memset(b, 0, sizeof(b));
+    b[4] = 0x45;
+    gtpu_pkt(&p, 2152, 2152, GTPU_V1 | GTPU_E, 0xff, 0x85, b, 40);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_GTPU_TRUNCATED);
+    expect_outer_gtpu_udp(2152, 2152);
+
+    /* Nine extension headers: one past the limit. */
+    for (unsigned k = 0; k < 9; k++) {
+        b[4 * k] = 1;
+        b[4 * k + 1] = 0;
+        b[4 * k + 2] = 0;
+        b[4 * k + 3] = k < 8 ? 0x85 : 0;
+    }
+    memset(b + 36, 0, 28);
+    b[36] = 0x45;
+    gtpu_pkt(&p, 2152, 2152, GTPU_V1 | GTPU_E, 0xff, 0x85, b, 64);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_GTPU_EXT_HDR_LIMIT);
+    expect_outer_gtpu_udp(2152, 2152);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV4], 1);
+
     /* TUNNEL_DEPTH_LIMIT: test_tunnel_depth. */
 }
 
@@ -1800,11 +2748,21 @@ static void fuzz_one(const uint8_t *b, uint32_t caplen, uint32_t wirelen,
 
 static void test_fuzz(void)
 {
+    /* The decodable link types first: the prefix loop below uses those. */
     static const uint16_t links[] = {
         LINK_ETHERNET, LINK_RAW, LINK_LINUX_SLL, LINK_LINUX_SLL2, LINK_NULL,
-        LINK_UNSUPPORTED, 77,
+        LINK_PPP, LINK_CHDLC, LINK_UNSUPPORTED, 77,
     };
-    static const uint16_t types[] = { 0x0800, 0x86dd, 0x8100, 0x88a8, 0x0806 };
+    enum { N_DECODABLE = 7 };
+    static const uint16_t types[] = { 0x0800, 0x86dd, 0x8100, 0x88a8, 0x0806,
+                                      0x8864, 0x8847 };
+    /* Serial link headers that lead somewhere: PPP, PPP without address
+     * and control, Cisco HDLC with IP and with MPLS. */
+    static const uint8_t serials[][4] = {
+        { 0xff, 0x03, 0x00, 0x21 }, { 0xff, 0x03, 0x00, 0x57 },
+        { 0x00, 0x21, 0x45, 0x00 }, { 0x0f, 0x00, 0x08, 0x00 },
+        { 0x8f, 0x00, 0x86, 0xdd }, { 0x0f, 0x00, 0x88, 0x47 },
+    };
     uint8_t buf[512];
     uint64_t fed = 0, invalid = 0, snapped = 0;
     struct pb p;
@@ -1819,11 +2777,20 @@ static void test_fuzz(void)
             for (uint32_t k = 0; k < len; k++)
                 buf[k] = (uint8_t)rnd();
             if (len > 14 && (i & 1)) {
-                uint16_t t = types[rnd() % 5];
+                uint16_t t = types[rnd() % (sizeof(types) / sizeof(types[0]))];
                 buf[12] = (uint8_t)(t >> 8);
                 buf[13] = (uint8_t)t;
                 buf[14] = (uint8_t)((rnd() & 1 ? 0x40 : 0x60) | (buf[14] & 0x0f));
                 buf[0] = (uint8_t)((rnd() & 1 ? 0x45 : 0x60));
+            }
+            if (len > 8 && (i & 3) == 3) {
+                memcpy(buf, serials[rnd() % (sizeof(serials) / sizeof(serials[0]))], 4);
+                if (buf[2] == 0x88) {
+                    buf[6] |= 0x01;  /* bottom of stack, then IPv4 */
+                    buf[8] = 0x45;
+                } else if (buf[2] != 0x45) {
+                    buf[4] = (uint8_t)(buf[3] == 0x57 || buf[3] == 0xdd ? 0x60 : 0x45);
+                }
             }
             uint32_t wire = len + ((i & 3) == 0 ? rnd() % 1500 : 0);
             if ((i & 7) == 1)
@@ -1840,7 +2807,7 @@ static void test_fuzz(void)
     for (unsigned s = 0; s < N_SAMPLES; s++) {
         p.n = 0;
         uint16_t lt = samples[s](&p);
-        for (unsigned l = 0; l < 6; l++) {
+        for (unsigned l = 0; l <= N_DECODABLE; l++) {
             uint16_t use = l == 0 ? lt : links[l - 1];
             for (uint32_t len = 0; len <= p.n; len++) {
                 fuzz_one(p.b, len, len, use);
@@ -1901,6 +2868,10 @@ int main(void)
         { "linux cooked v1 and v2", test_sll_links },
         { "null and loop", test_null_links },
         { "vlan and qinq", test_vlan },
+        { "pppoe", test_pppoe },
+        { "mpls", test_mpls },
+        { "ppp links", test_ppp_links },
+        { "cisco hdlc links", test_chdlc_links },
         { "ipv4 options", test_ipv4_options },
         { "ipv4 fragments", test_ipv4_fragments },
         { "ipv6 extension headers and fragments", test_ipv6_ext_and_fragments },
@@ -1909,11 +2880,13 @@ int main(void)
         { "sctp and other protocols", test_sctp_and_other },
         { "gre", test_gre },
         { "vxlan", test_vxlan },
+        { "gtp-u", test_gtpu },
         { "ip in ip", test_ip_in_ip },
         { "tunnel depth limit", test_tunnel_depth },
         { "malformed inner packet falls back", test_inner_fallback },
         { "snapped captures", test_snapped },
         { "malformed link layers", test_bad_link },
+        { "malformed pppoe, mpls, ppp, cisco hdlc", test_bad_shims },
         { "malformed ipv4", test_bad_ipv4 },
         { "malformed ipv6", test_bad_ipv6 },
         { "malformed transport", test_bad_l4 },

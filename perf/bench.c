@@ -1,0 +1,439 @@
+/* bench.c - mamori-bench: replay traffic from memory through the worker
+ * pipeline and report packet rate and cycles per packet per stage.
+ *
+ * The traffic (a pcap file, or synthetic flows) is loaded into mbufs once,
+ * spread over the workers by the same software RSS the pcap path uses, then
+ * each worker replays its share L times on its own lcore: mbuf to packet
+ * (rx), decode, flow lookup and update. Timestamps move forward by the
+ * capture's duration each loop, so flows live and expire as they would.
+ * The result is one JSON object on stdout. */
+#include <getopt.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_version.h>
+
+#include "mamori_version.h"
+#include "mbuf_packet.h"
+#include "traffic.h"
+#include "worker.h"
+
+struct bench_options {
+    const char *pcap;
+    struct synth_config synth;
+    unsigned loops;
+    unsigned workers;
+    uint32_t flows_per_worker;
+};
+
+/* What one worker replays and what it measured. */
+struct lane {
+    struct worker *worker;
+    struct rte_mbuf **mbufs;
+    uint64_t *ts;
+    uint64_t n, cap;
+    enum link_type link;
+    unsigned loops;
+    uint64_t loop_ns;              /* time shift per loop */
+    uint64_t cycles_rx, cycles_decode, cycles_flow, cycles_total;
+    uint64_t packets, bytes;
+    bool done;
+};
+
+struct loader {
+    struct rte_mempool *pool;
+    struct lane *lanes;
+    unsigned n_lanes;
+    enum link_type link;
+    struct decoder_counters scratch;
+    uint64_t first_ts, last_ts, packets, bytes;
+    const char *error;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+"Usage: mamori-bench [-r FILE | synthetic options] [options] [-- EAL_ARGS]\n"
+"Replay traffic from memory through mamori's workers; print one JSON object.\n"
+"  -r, --read FILE     replay a pcap/pcapng file (else synthetic traffic)\n"
+"  -f, --synth-flows N synthetic: distinct flows (default 1000000)\n"
+"  -n, --synth-packets N  synthetic: packets (default 2000000)\n"
+"  -s, --size S        synthetic: frame size 64..1518 or imix (default 64)\n"
+"  -z, --zipf A        synthetic: Zipf popularity exponent (default uniform)\n"
+"  -p, --proto P       synthetic: udp or tcp (default udp)\n"
+"  -L, --loops L       replay the traffic L times (default 10)\n"
+"  -w, --workers N     worker lcores (default 1)\n"
+"      --flows N       flow table capacity per worker (default 2097152)\n"
+"  -h, --help          this help\n"
+"EAL arguments default to -l 0-N --in-memory, or --no-huge when no hugepages\n"
+"are free (run scripts/setup-hugepages).\n");
+}
+
+static int parse_options(struct bench_options *o, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "read", required_argument, NULL, 'r' }, { "synth-flows", required_argument, NULL, 'f' },
+        { "synth-packets", required_argument, NULL, 'n' }, { "size", required_argument, NULL, 's' },
+        { "zipf", required_argument, NULL, 'z' }, { "proto", required_argument, NULL, 'p' },
+        { "loops", required_argument, NULL, 'L' }, { "workers", required_argument, NULL, 'w' },
+        { "flows", required_argument, NULL, 'F' }, { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+
+    memset(o, 0, sizeof(*o));
+    synth_config_default(&o->synth);
+    o->loops = 10;
+    o->workers = 1;
+    o->flows_per_worker = 1u << 21;
+    while ((c = getopt_long(argc, argv, "r:f:n:s:z:p:L:w:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r': o->pcap = optarg; break;
+        case 'f': o->synth.flows = strtoull(optarg, NULL, 10); break;
+        case 'n': o->synth.packets = strtoull(optarg, NULL, 10); break;
+        case 's':
+            if (synth_parse_size(optarg, &o->synth.size) < 0) {
+                fprintf(stderr, "mamori-bench: -s: '%s' is not 64..1518 or imix\n", optarg);
+                return -1;
+            }
+            break;
+        case 'z': o->synth.zipf = strtod(optarg, NULL); break;
+        case 'p': o->synth.proto = strcmp(optarg, "tcp") == 0 ? 6 : 17; break;
+        case 'L': o->loops = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'w': o->workers = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'F': o->flows_per_worker = (uint32_t)strtoul(optarg, NULL, 10); break;
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); return -1;
+        }
+    }
+    if (o->loops == 0 || o->workers == 0 || o->synth.flows == 0 || o->flows_per_worker < 16) {
+        fprintf(stderr, "mamori-bench: loops, workers, flows must be positive\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- loading ------------------------------------------------------------- */
+
+static int lane_append(struct lane *lane, struct rte_mbuf *m, uint64_t ts)
+{
+    if (lane->n == lane->cap) {
+        uint64_t cap = lane->cap ? lane->cap * 2 : 4096;
+        struct rte_mbuf **mb = realloc(lane->mbufs, cap * sizeof(*mb));
+        uint64_t *t = realloc(lane->ts, cap * sizeof(*t));
+        if (mb == NULL || t == NULL)
+            return -1;
+        lane->mbufs = mb;
+        lane->ts = t;
+        lane->cap = cap;
+    }
+    lane->mbufs[lane->n] = m;
+    lane->ts[lane->n++] = ts;
+    return 0;
+}
+
+/* Copy one frame into an mbuf and give it to the worker that owns its flow. */
+static int load_frame(void *ctx, const uint8_t *frame, uint32_t len, uint64_t ts)
+{
+    struct loader *ld = ctx;
+    struct rte_mbuf *m = rte_pktmbuf_alloc(ld->pool);
+    struct packet pkt;
+    struct decoded_packet d;
+    unsigned lane = 0;
+
+    if (m == NULL || rte_pktmbuf_tailroom(m) < len) {
+        ld->error = m ? "a frame is larger than the mbuf data room" : "mbuf pool exhausted";
+        rte_pktmbuf_free(m);
+        return 1;
+    }
+    memcpy(rte_pktmbuf_append(m, (uint16_t)len), frame, len);
+    packet_from_mbuf(&pkt, m, ts, 0);
+    pkt.link_type = (uint16_t)ld->link;
+    if (decode_packet(&pkt, &d, &ld->scratch) && ld->n_lanes > 1) {
+        struct flow_key key;
+        flow_key_from_decoded(&key, &d);
+        lane = worker_for_hash(flow_key_hash(&key), ld->n_lanes);
+    }
+    if (ld->packets == 0 || ts < ld->first_ts)
+        ld->first_ts = ts;
+    if (ts > ld->last_ts)
+        ld->last_ts = ts;
+    ld->packets++;
+    ld->bytes += len;
+    if (lane_append(&ld->lanes[lane], m, ts) < 0) {
+        ld->error = "out of memory";
+        return 1;
+    }
+    return 0;
+}
+
+static int load_pcap(struct loader *ld, const char *path)
+{
+    char errbuf[PCAP_ERRBUF_SIZE];
+    pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+    struct pcap_pkthdr *h;
+    const u_char *bytes;
+
+    if (p == NULL) {
+        fprintf(stderr, "mamori-bench: %s: %s\n", path, errbuf);
+        return -1;
+    }
+    ld->link = link_type_from_dlt(pcap_datalink(p));
+    while (pcap_next_ex(p, &h, &bytes) == 1)
+        if (load_frame(ld, bytes, h->caplen,
+                       (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec) != 0)
+            break;
+    pcap_close(p);
+    return ld->error ? -1 : 0;
+}
+
+/* Mbufs for every frame: the pool holds the whole capture. */
+static struct rte_mempool *create_pool(uint64_t packets, uint32_t max_frame)
+{
+    uint32_t room = RTE_PKTMBUF_HEADROOM + ((max_frame + 63) & ~63u);
+    return rte_pktmbuf_pool_create("bench", (unsigned)(packets + 1024), 256, 0,
+                                   (uint16_t)room, rte_socket_id());
+}
+
+/* ---- replay -------------------------------------------------------------- */
+
+static int replay_lane(void *arg)
+{
+    struct lane *lane = arg;
+    struct packet pkts[WORKER_BURST];
+    struct decoded_packet decoded[WORKER_BURST];
+    uint64_t start = rte_rdtsc();
+
+    for (unsigned loop = 0; loop < lane->loops; loop++) {
+        uint64_t shift = lane->loop_ns * loop;
+        for (uint64_t i = 0; i < lane->n; i += WORKER_BURST) {
+            unsigned n = (unsigned)RTE_MIN((uint64_t)WORKER_BURST, lane->n - i);
+            uint64_t t0 = rte_rdtsc();
+            for (unsigned k = 0; k < n; k++) {
+                packet_from_mbuf(&pkts[k], lane->mbufs[i + k], lane->ts[i + k] + shift, 0);
+                pkts[k].link_type = (uint16_t)lane->link;
+                lane->bytes += pkts[k].wirelen;
+            }
+            uint64_t t1 = rte_rdtsc();
+            worker_decode_burst(lane->worker, pkts, decoded, n);
+            uint64_t t2 = rte_rdtsc();
+            worker_flow_burst(lane->worker, pkts, decoded, n);
+            uint64_t t3 = rte_rdtsc();
+            lane->cycles_rx += t1 - t0;
+            lane->cycles_decode += t2 - t1;
+            lane->cycles_flow += t3 - t2;
+            lane->packets += n;
+        }
+    }
+    lane->cycles_total = rte_rdtsc() - start;
+    worker_finish(lane->worker, 0);
+    __atomic_store_n(&lane->done, true, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/* The main lcore consumes ended flows while the workers run, as the
+ * sensor's main thread does. */
+static uint64_t drain(struct lane *lanes, unsigned n)
+{
+    uint64_t total = 0;
+    for (unsigned i = 0; i < n; i++) {
+        while (worker_next_record(lanes[i].worker) != NULL) {
+            worker_record_done(lanes[i].worker);
+            total++;
+        }
+    }
+    return total;
+}
+
+static bool all_done(struct lane *lanes, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (!__atomic_load_n(&lanes[i].done, __ATOMIC_ACQUIRE))
+            return false;
+    return true;
+}
+
+/* ---- report -------------------------------------------------------------- */
+
+static json_t *report(const struct bench_options *o, struct lane *lanes, struct loader *ld,
+                      double seconds, uint64_t records)
+{
+    uint64_t pkts = 0, bytes = 0, rx = 0, dec = 0, flow = 0, total = 0;
+    uint64_t created = 0, evicted = 0, dropped = 0, memory = 0;
+
+    for (unsigned i = 0; i < o->workers; i++) {
+        const struct flow_table *ft = worker_flow_table(lanes[i].worker);
+        pkts += lanes[i].packets;
+        bytes += lanes[i].bytes;
+        rx += lanes[i].cycles_rx;
+        dec += lanes[i].cycles_decode;
+        flow += lanes[i].cycles_flow;
+        total += lanes[i].cycles_total;
+        created += flow_table_counter(ft, FLOW_TABLE_CREATED);
+        evicted += flow_table_counter(ft, FLOW_TABLE_EVICTED);
+        dropped += worker_counter(lanes[i].worker, WORKER_RECORDS_DROPPED);
+        memory += flow_table_memory(ft);
+    }
+    double p = pkts ? (double)pkts : 1;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+
+    json_t *cpp = json_pack("{s:f, s:f, s:f, s:f}",
+                            "rx", (double)rx / p, "decode", (double)dec / p,
+                            "flow", (double)flow / p, "total", (double)total / p);
+    json_t *input = o->pcap
+        ? json_pack("{s:s, s:I, s:I}", "pcap", o->pcap, "packets", (json_int_t)ld->packets,
+                    "bytes", (json_int_t)ld->bytes)
+        : json_pack("{s:s, s:I, s:I, s:i, s:f, s:s}", "synthetic", "ethernet/ipv4",
+                    "flows", (json_int_t)o->synth.flows, "packets", (json_int_t)o->synth.packets,
+                    "size", (int)o->synth.size, "zipf", o->synth.zipf,
+                    "proto", o->synth.proto == 6 ? "tcp" : "udp");
+    return json_pack("{s:s, s:s, s:o, s:i, s:i, s:I, s:I, s:f, s:f, s:f, s:f, s:I, s:o, "
+                     "s:{s:I, s:I, s:I, s:I, s:I}, s:I}",
+                     "mamori", MAMORI_VERSION, "dpdk", rte_version(), "input", input,
+                     "workers", (int)o->workers, "loops", (int)o->loops,
+                     "packets", (json_int_t)pkts, "bytes", (json_int_t)bytes,
+                     "seconds", seconds, "mpps", (double)pkts / seconds / 1e6,
+                     "gbps", (double)bytes * 8 / seconds / 1e9,
+                     "line_gbps", (double)(bytes + 24 * pkts) * 8 / seconds / 1e9,
+                     "tsc_hz", (json_int_t)rte_get_tsc_hz(),
+                     "cycles_per_packet", cpp,
+                     "flows", "capacity_per_worker", (json_int_t)o->flows_per_worker,
+                     "created", (json_int_t)created, "evicted", (json_int_t)evicted,
+                     "records", (json_int_t)records, "records_dropped", (json_int_t)dropped,
+                     "flow_table_bytes", (json_int_t)memory,
+                     "max_rss_bytes", (json_int_t)ru.ru_maxrss * 1024);
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+/* Default EAL arguments: workers + 1 lcores, hugepages if free. */
+static int eal_start(int argc, char **argv, unsigned workers)
+{
+    char lcores[32];
+    FILE *f = fopen("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "r");
+    long free_pages = 0;
+
+    if (f != NULL) {
+        if (fscanf(f, "%ld", &free_pages) != 1)
+            free_pages = 0;
+        fclose(f);
+    }
+    if (argc > 0)
+        return rte_eal_init(argc, argv);
+    snprintf(lcores, sizeof(lcores), "0-%u", workers);
+    char *args[] = { "mamori-bench", "-l", lcores, "--no-pci", "--log-level=lib.eal:error",
+                     free_pages >= 256 ? "--in-memory" : "--no-huge",
+                     free_pages >= 256 ? NULL : "-m", free_pages >= 256 ? NULL : "4096", NULL };
+    int n = 0;
+    while (args[n] != NULL)
+        n++;
+    return rte_eal_init(n, args);
+}
+
+int main(int argc, char **argv)
+{
+    struct bench_options o;
+    struct loader ld = { 0 };
+    char err[256];
+
+    if (parse_options(&o, argc, argv) < 0)
+        return 2;
+    /* What follows "--" goes to the EAL. */
+    int eal_argc = argc - optind;
+    char **eal_argv = argv + optind - 1;
+    if (eal_argc > 0)
+        eal_argv[0] = argv[0];
+    if (eal_start(eal_argc > 0 ? eal_argc + 1 : 0, eal_argv, o.workers) < 0) {
+        fprintf(stderr, "mamori-bench: EAL: %s\n", rte_strerror(rte_errno));
+        return 1;
+    }
+    if (rte_lcore_count() < o.workers + 1) {
+        fprintf(stderr, "mamori-bench: -w %u needs %u lcores\n", o.workers, o.workers + 1);
+        return 1;
+    }
+
+    struct lane *lanes = calloc(o.workers, sizeof(*lanes));
+    for (unsigned i = 0; i < o.workers; i++) {
+        struct worker_config cfg;
+        worker_config_default(&cfg);
+        cfg.id = i;
+        cfg.flows.capacity = o.flows_per_worker;
+        if ((lanes[i].worker = worker_create(&cfg, err, sizeof(err))) == NULL) {
+            fprintf(stderr, "mamori-bench: %s\n", err);
+            return 1;
+        }
+        lanes[i].loops = o.loops;
+    }
+
+    ld.lanes = lanes;
+    ld.n_lanes = o.workers;
+    ld.link = LINK_ETHERNET;
+    uint64_t pool_size = o.synth.packets;
+    if (o.pcap != NULL) {
+        char errbuf[PCAP_ERRBUF_SIZE];
+        pcap_t *p = pcap_open_offline(o.pcap, errbuf);
+        struct pcap_pkthdr *h;
+        const u_char *b;
+        pool_size = 0;
+        if (p == NULL) {
+            fprintf(stderr, "mamori-bench: %s: %s\n", o.pcap, errbuf);
+            return 1;
+        }
+        while (pcap_next_ex(p, &h, &b) == 1)
+            pool_size++;
+        pcap_close(p);
+    }
+    ld.pool = create_pool(pool_size, o.pcap ? 9216 : SYNTH_MAX_FRAME);
+    if (ld.pool == NULL) {
+        fprintf(stderr, "mamori-bench: mbuf pool of %llu: %s\n",
+                (unsigned long long)pool_size, rte_strerror(rte_errno));
+        return 1;
+    }
+    int rc = o.pcap ? load_pcap(&ld, o.pcap) : synth_generate(&o.synth, load_frame, &ld);
+    if (rc != 0 || ld.error) {
+        fprintf(stderr, "mamori-bench: loading: %s\n", ld.error ? ld.error : "failed");
+        return 1;
+    }
+    for (unsigned i = 0; i < o.workers; i++) {
+        lanes[i].link = ld.link;
+        lanes[i].loop_ns = ld.last_ts - ld.first_ts + 1000000000ull;
+    }
+
+    unsigned lcore, i = 0;
+    uint64_t records = 0, t0 = rte_rdtsc();
+    RTE_LCORE_FOREACH_WORKER(lcore) {
+        if (i == o.workers)
+            break;
+        rte_eal_remote_launch(replay_lane, &lanes[i++], lcore);
+    }
+    while (!all_done(lanes, o.workers))
+        records += drain(lanes, o.workers);
+    double seconds = (double)(rte_rdtsc() - t0) / (double)rte_get_tsc_hz();
+    rte_eal_mp_wait_lcore();
+    records += drain(lanes, o.workers);
+
+    json_t *out = report(&o, lanes, &ld, seconds, records);
+    json_dumpf(out, stdout, JSON_INDENT(2));
+    putchar('\n');
+    json_decref(out);
+    for (i = 0; i < o.workers; i++) {
+        worker_destroy(lanes[i].worker);
+        free(lanes[i].mbufs);
+        free(lanes[i].ts);
+    }
+    free(lanes);
+    rte_eal_cleanup();
+    return 0;
+}

@@ -1,0 +1,127 @@
+/* test_e2e_dpdk.c - mamori --dpdk on net_pcap virtual devices: the same
+ * flow records as -r on the same capture, a clean stop on SIGTERM, and a
+ * clear error when the EAL cannot start. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cunit_run.h"
+#include "e2e.h"
+
+/* EAL arguments that work on any machine: hugepages when reserved (see
+ * scripts/setup-hugepages), else plain memory. */
+static const char *eal_memory_args(void)
+{
+    return e2e_run("test \"$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)\" -ge 256") == 0
+               ? "--in-memory"
+               : "--no-huge -m 512 --no-shconf";
+}
+
+static int run_dpdk(const char *dir, const char *mamori_opts, const char *vdev)
+{
+    return e2e_run("timeout 120 '%s' --dpdk %s -l '%s' -- -l 0-1 --no-pci %s "
+                   "--log-level=lib.eal:error --vdev='%s' >'%s/stdout' 2>'%s/stderr'",
+                   e2e_mamori(), mamori_opts, dir, eal_memory_args(), vdev, dir, dir);
+}
+
+/* Flow records of `mamori --dpdk` on a net_pcap vdev and of `mamori -r`
+ * on the same file are identical (net_pcap keeps the file's timestamps). */
+static void compare_with_pcap_mode(const char *pcap)
+{
+    char *dpdk = e2e_mkdtemp(), *offline = e2e_mkdtemp(), vdev[4200], eve[4200];
+
+    snprintf(vdev, sizeof(vdev), "net_pcap0,rx_pcap=%s", pcap);
+    CU_ASSERT_EQUAL_FATAL(run_dpdk(dpdk, "--idle-exit 1", vdev), 0);
+    CU_ASSERT_EQUAL_FATAL(e2e_run("'%s' -w 1 -l '%s' -r '%s' 2>/dev/null", e2e_mamori(), offline, pcap), 0);
+    snprintf(eve, sizeof(eve), "%s/eve.json", dpdk);
+    json_t *a = e2e_flow_lines(eve);
+    long long dpdk_pkts = e2e_stat(eve, "decoder", "pkts");
+    long long ipackets = e2e_stat(eve, "capture", "ipackets");
+    snprintf(eve, sizeof(eve), "%s/eve.json", offline);
+    json_t *b = e2e_flow_lines(eve);
+    long long pcap_pkts = e2e_stat(eve, "decoder", "pkts");
+
+    printf("\n  %s: %zu flows via DPDK, %zu via -r; %lld/%lld packets\n",
+           pcap, json_array_size(a), json_array_size(b), dpdk_pkts, pcap_pkts);
+    CU_ASSERT(json_array_size(a) > 0);
+    CU_ASSERT(json_equal(a, b));
+    CU_ASSERT_EQUAL(dpdk_pkts, pcap_pkts);
+    CU_ASSERT_EQUAL(ipackets, pcap_pkts);
+    json_decref(a);
+    json_decref(b);
+    e2e_rmdir(dpdk);
+    e2e_rmdir(offline);
+}
+
+static void test_net_pcap_equals_read_sample(void)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/tests/data/sample.pcap", getenv("MAMORI_SOURCE"));
+    compare_with_pcap_mode(path);
+}
+
+static void test_net_pcap_equals_read_http(void)
+{
+    compare_with_pcap_mode(e2e_data_path("pcaps/zeek/http_bro.org.pcap"));
+}
+
+static void test_net_pcap_equals_read_amplification(void)
+{
+    compare_with_pcap_mode(e2e_data_path("pcaps/stopddos/amp.dns.RRSIG.fragmented.pcap"));
+}
+
+/* SIGTERM while traffic flows (a looping capture): exit status 0, live
+ * flows logged with reason shutdown, a final stats event. */
+static void test_sigterm_stops_cleanly(void)
+{
+    char *dir = e2e_mkdtemp(), eve[4200];
+    int rc = e2e_run("timeout -s KILL 60 '%s' --dpdk --stats-interval 1 -l '%s' -- -l 0-1 --no-pci %s "
+                     "--log-level=lib.eal:error "
+                     "--vdev='net_pcap0,rx_pcap=%s,infinite_rx=1' >'%s/stdout' 2>'%s/stderr' & "
+                     "pid=$!; sleep 4; kill -TERM $pid; wait $pid",
+                     e2e_mamori(), dir, eal_memory_args(),
+                     e2e_data_path("pcaps/zeek/http_bro.org.pcap"), dir, dir);
+    snprintf(eve, sizeof(eve), "%s/eve.json", dir);
+    json_t *flows = e2e_read_events(eve, "flow");
+    json_t *stats = e2e_read_events(eve, "stats");
+    unsigned shutdown = 0;
+    size_t i;
+    json_t *ev;
+
+    CU_ASSERT_EQUAL(rc, 0);
+    json_array_foreach(flows, i, ev) {
+        const char *reason = json_string_value(json_object_get(json_object_get(ev, "flow"), "reason"));
+        shutdown += reason && strcmp(reason, "shutdown") == 0;
+    }
+    CU_ASSERT(shutdown > 0);
+    CU_ASSERT(json_array_size(stats) >= 2);   /* at least one interval plus the final one */
+    CU_ASSERT(e2e_stat(eve, "decoder", "pkts") > 0);
+    CU_ASSERT_EQUAL(e2e_stat(eve, "flow", "active"), 0);
+    json_decref(flows);
+    json_decref(stats);
+    e2e_rmdir(dir);
+}
+
+static void test_bad_eal_arguments(void)
+{
+    char *dir = e2e_mkdtemp();
+
+    CU_ASSERT_EQUAL(e2e_run("'%s' --dpdk -l '%s' -- --no-such-eal-option >/dev/null 2>'%s/err'",
+                            e2e_mamori(), dir, dir), 1);
+    CU_ASSERT_EQUAL(e2e_run("grep -q 'DPDK EAL initialisation failed' '%s/err'", dir), 0);
+    e2e_rmdir(dir);
+}
+
+static CU_TestInfo cases[] = {
+    { "net_pcap vdev equals -r: sample", test_net_pcap_equals_read_sample },
+    { "net_pcap vdev equals -r: HTTP", test_net_pcap_equals_read_http },
+    { "net_pcap vdev equals -r: fragments", test_net_pcap_equals_read_amplification },
+    { "SIGTERM stops cleanly", test_sigterm_stops_cleanly },
+    { "bad EAL arguments give a clear error", test_bad_eal_arguments },
+    CU_TEST_INFO_NULL,
+};
+
+int main(void)
+{
+    return cunit_run("e2e_dpdk", cases);
+}

@@ -28,7 +28,9 @@
 
 /* Bounds of the walks; each is a "limit" counter when exceeded. */
 #define MAX_VLAN_TAGS       4   /* QinQ is 2; 4 leaves room for odd carriers */
+#define MAX_MPLS_LABELS     8   /* L3VPN is 2, with TE/FRR 3-4 */
 #define MAX_IPV6_EXT_HDRS   8   /* real stacks send 1-3 */
+#define MAX_GTPU_EXT_HDRS   8   /* 5G RAN sends 1 (PDU session container) */
 #define MAX_TUNNEL_DEPTH    3   /* tunnels followed below the outer packet */
 
 /* Views are 16-bit offsets, so nothing past 64 KiB is ever decoded. */
@@ -40,8 +42,25 @@
 #define ETHERTYPE_QINQ      0x88a8
 #define ETHERTYPE_QINQ_OLD  0x9100
 #define ETHERTYPE_TEB       0x6558  /* GRE transparent Ethernet bridging */
+#define ETHERTYPE_MPLS      0x8847
+#define ETHERTYPE_MPLS_MC   0x8848
+#define ETHERTYPE_PPPOE_DISC 0x8863
+#define ETHERTYPE_PPPOE_SESS 0x8864
+
+/* PPP protocol numbers (RFC 1661 and the IANA PPP DLL registry). */
+#define PPP_IPV4            0x0021
+#define PPP_IPV6            0x0057
+#define PPP_MPLS            0x0281
+#define PPP_MPLS_MC         0x0283
+
+/* First byte of a Cisco HDLC frame; also how a Cisco router's frames show
+ * up in PPP captures (LINKTYPE_PPP_HDLC allows it, RFC 1547 4.3.1). */
+#define CHDLC_ADDR_UNICAST  0x0f
+#define CHDLC_ADDR_MULTICAST 0x8f
 
 #define VXLAN_PORT          4789
+#define GTPU_PORT           2152
+#define GTPU_G_PDU          0xff  /* the one GTP-U message carrying a T-PDU */
 
 /* IPv6 extension headers without an IPPROTO_* name in every libc. */
 #define EXT_MOBILITY        135
@@ -84,6 +103,9 @@ enum link_type link_type_from_dlt(int dlt)
     case 276: return LINK_LINUX_SLL2;
     case 0:                           /* DLT_NULL: host byte order family */
     case 108: return LINK_NULL;       /* DLT_LOOP: network byte order family */
+    case 9:                           /* DLT_PPP */
+    case 50:  return LINK_PPP;        /* LINKTYPE_PPP_HDLC (DLT_PPP_SERIAL) */
+    case 104: return LINK_CHDLC;      /* DLT_C_HDLC */
     default:  return LINK_UNSUPPORTED;
     }
 }
@@ -249,6 +271,75 @@ static bool decode_vxlan(struct dctx *c, uint32_t off)
     return decode_tunnel(c, INNER_ETHERNET, off + 8);
 }
 
+/* GTP-U (3GPP TS 29.281): the user plane of GPRS, UMTS, LTE and 5G, on
+ * UDP port 2152 in both directions. An 8-byte header - flags (version 1,
+ * protocol type 1, E, S, PN), message type, length of what follows the 8
+ * bytes, TEID - then, when any of E/S/PN is set, a 4-byte word (sequence
+ * number, N-PDU number, next extension header type) and, when E is set, a
+ * chain of extension headers: a length byte in 4-octet units counting the
+ * whole header, content, and the next type as the last byte, 0 ending the
+ * chain. Only a G-PDU carries a user packet, whose first nibble says IPv4
+ * or IPv6. Another version or message (echo, error indication, end marker)
+ * is left as plain UDP, as is a non-IP T-PDU (PPP, 5G Ethernet PDU
+ * sessions), which counts as non-IP. A length past the UDP datagram, an
+ * extension header of length 0 (it cannot hold its own length and next type
+ * bytes), a chain past the length, or a G-PDU without a T-PDU is truncated. */
+static bool decode_gtpu(struct dctx *c, uint32_t off)
+{
+    const uint8_t *h = c->data + off;
+    uint32_t end, len;
+    unsigned n = 0;
+    uint8_t nxt;
+
+    COUNT(c, GTPU);
+    if (!fits(c, off, 8))
+        return cut_short(c, off, 8, DECODER_GTPU_TRUNCATED);
+    if ((h[0] & 0xf0) != 0x30 || h[1] != GTPU_G_PDU)
+        return true;
+    end = off + 8 + read_be16(h + 2);
+    if (end > c->wire) {
+        fault(c, DECODER_GTPU_TRUNCATED);
+        return false;
+    }
+    set_wire_end(c, end);  /* bytes past the GTP length are not the T-PDU */
+    off += 8;
+
+    if (h[0] & 0x07) {
+        if (!fits(c, off, 4))
+            return cut_short(c, off, 4, DECODER_GTPU_TRUNCATED);
+        /* The next type is only meaningful with E set. */
+        nxt = (h[0] & 0x04) ? c->data[off + 3] : 0;
+        off += 4;
+        while (nxt != 0) {
+            if (++n > MAX_GTPU_EXT_HDRS) {
+                fault(c, DECODER_GTPU_EXT_HDR_LIMIT);
+                return false;
+            }
+            if (!fits(c, off, 1))
+                return cut_short(c, off, 1, DECODER_GTPU_TRUNCATED);
+            len = (uint32_t)c->data[off] * 4;
+            if (len == 0) {
+                fault(c, DECODER_GTPU_TRUNCATED);
+                return false;
+            }
+            if (!fits(c, off, len))
+                return cut_short(c, off, len, DECODER_GTPU_TRUNCATED);
+            nxt = c->data[off + len - 1];
+            off += len;
+        }
+    }
+
+    if (!fits(c, off, 1))
+        return cut_short(c, off, 1, DECODER_GTPU_TRUNCATED);
+    switch (c->data[off] >> 4) {
+    case 4: return decode_tunnel(c, INNER_IPV4, off);
+    case 6: return decode_tunnel(c, INNER_IPV6, off);
+    default:
+        COUNT(c, NON_IP);
+        return true;
+    }
+}
+
 static bool decode_ip_in_ip(struct dctx *c, uint32_t off, bool v6)
 {
     if (v6)
@@ -315,8 +406,13 @@ static bool decode_udp(struct dctx *c, uint32_t off)
         set_wire_end(c, off + ulen);  /* bytes past the UDP length are junk */
     set_payload(c, off + 8);
 
-    if (out->dst_port == VXLAN_PORT && !c->frag)
+    /* A fragment's payload is only part of the tunnelled packet. */
+    if (c->frag)
+        return true;
+    if (out->dst_port == VXLAN_PORT)
         return decode_vxlan(c, off + 8);
+    if (out->src_port == GTPU_PORT || out->dst_port == GTPU_PORT)
+        return decode_gtpu(c, off + 8);
     return true;
 }
 
@@ -589,8 +685,126 @@ static bool decode_ipv6(struct dctx *c, uint32_t off)
 
 /* ---- link --------------------------------------------------------------- */
 
+/* MPLS (RFC 3032): 4-byte label stack entries down to the one with the
+ * bottom-of-stack bit. The stack does not say what it carries - only the
+ * label's meaning at the router does - so, like every passive decoder, we
+ * go by the first nibble after it: 4 or 6 is IP; anything else (a pseudowire
+ * control word, RFC 4385, starts with 0) is left as non-IP rather than
+ * guessed at. */
+static bool decode_mpls(struct dctx *c, uint32_t off)
+{
+    unsigned labels = 0;
+
+    COUNT(c, MPLS);
+    for (;;) {
+        if (labels == MAX_MPLS_LABELS) {
+            fault(c, DECODER_MPLS_LABEL_LIMIT);
+            return false;
+        }
+        if (!fits(c, off, 4)) {
+            cut_short(c, off, 4, DECODER_MPLS_TRUNCATED);
+            return false;
+        }
+        labels++;
+        off += 4;
+        if (c->data[off - 2] & 0x01)  /* S bit, low bit of the third byte */
+            break;
+    }
+    /* A bottom label with nothing after it carries no packet at all. */
+    if (!fits(c, off, 1)) {
+        cut_short(c, off, 1, DECODER_MPLS_TRUNCATED);
+        return false;
+    }
+    switch (c->data[off] >> 4) {
+    case 4: return decode_ipv4(c, off);
+    case 6: return decode_ipv6(c, off);
+    default:
+        COUNT(c, NON_IP);
+        return false;
+    }
+}
+
+/* The PPP protocol field at off, then what it carries. With protocol-field
+ * compression (RFC 1661 6.5) a protocol below 0x100 is sent as its low byte
+ * alone; real protocol numbers have an odd low byte and an even high byte,
+ * so an odd first byte is a whole 1-byte field. trunc is the counter of the
+ * layer holding the field (PPP link or PPPoE). */
+static bool decode_ppp_proto(struct dctx *c, uint32_t off,
+                             enum decoder_counter trunc)
+{
+    uint32_t n;
+    uint16_t proto;
+
+    if (!fits(c, off, 1)) {
+        cut_short(c, off, 1, trunc);
+        return false;
+    }
+    n = (c->data[off] & 0x01) ? 1 : 2;
+    if (!fits(c, off, n)) {
+        cut_short(c, off, n, trunc);
+        return false;
+    }
+    proto = n == 1 ? c->data[off] : read_be16(c->data + off);
+    off += n;
+
+    switch (proto) {
+    case PPP_IPV4:    return decode_ipv4(c, off);
+    case PPP_IPV6:    return decode_ipv6(c, off);
+    case PPP_MPLS:
+    case PPP_MPLS_MC: return decode_mpls(c, off);
+    default:
+        COUNT(c, NON_IP);  /* LCP, IPCP, CHAP...: the session, not traffic */
+        return false;
+    }
+}
+
+/* PPPoE session stage (RFC 2516): version/type, code, session ID, length,
+ * then a PPP frame of that length. The length drops Ethernet padding, as
+ * the IP total length would, and a length past the frame is malformed. */
+static bool decode_pppoe(struct dctx *c, uint32_t off)
+{
+    const uint8_t *h = c->data + off;
+    uint32_t end;
+
+    COUNT(c, PPPOE);
+    if (!fits(c, off, 6)) {
+        cut_short(c, off, 6, DECODER_PPPOE_TRUNCATED);
+        return false;
+    }
+    /* Version 1, type 1 is the only one defined; a different one is some
+     * other protocol's frame, not a malformed PPPoE header we could read. */
+    if (h[0] != 0x11) {
+        COUNT(c, NON_IP);
+        return false;
+    }
+    end = off + 6 + read_be16(h + 4);
+    if (end > c->wire) {
+        fault(c, DECODER_PPPOE_TRUNCATED);
+        return false;
+    }
+    set_wire_end(c, end);
+    return decode_ppp_proto(c, off + 6, DECODER_PPPOE_TRUNCATED);
+}
+
+/* What an EtherType (or Cisco HDLC's copy of one) names at off, once any
+ * VLAN tags are behind us. */
+static bool decode_ether_proto(struct dctx *c, uint32_t off, uint16_t type)
+{
+    switch (type) {
+    case ETHERTYPE_IPV4:       return decode_ipv4(c, off);
+    case ETHERTYPE_IPV6:       return decode_ipv6(c, off);
+    case ETHERTYPE_MPLS:
+    case ETHERTYPE_MPLS_MC:    return decode_mpls(c, off);
+    case ETHERTYPE_PPPOE_SESS: return decode_pppoe(c, off);
+    case ETHERTYPE_PPPOE_DISC:  /* PADI, PADO...: session setup, never IP */
+    default:
+        COUNT(c, NON_IP);  /* ARP, LLDP, 802.3 lengths...: fine, not ours */
+        return false;
+    }
+}
+
 /* type is the EtherType found just before off; walk VLAN tags, then hand
- * IP to its decoder. Shared by Ethernet and both Linux cooked headers. */
+ * what they carry on. Shared by Ethernet and both Linux cooked headers. */
 static bool decode_ethertype(struct dctx *c, uint32_t off, uint16_t type)
 {
     struct decoded_packet *out = c->out;
@@ -616,14 +830,7 @@ static bool decode_ethertype(struct dctx *c, uint32_t off, uint16_t type)
     }
     if (tags >= 2)
         COUNT(c, VLAN_QINQ);
-
-    switch (type) {
-    case ETHERTYPE_IPV4: return decode_ipv4(c, off);
-    case ETHERTYPE_IPV6: return decode_ipv6(c, off);
-    default:
-        COUNT(c, NON_IP);  /* ARP, LLDP, 802.3 lengths...: fine, not ours */
-        return false;
-    }
+    return decode_ether_proto(c, off, type);
 }
 
 static bool decode_ethernet(struct dctx *c, uint32_t off)
@@ -679,6 +886,45 @@ static bool decode_null(struct dctx *c)
     }
 }
 
+/* Cisco HDLC: address (0x0f unicast, 0x8f broadcast), control, and an
+ * EtherType - which may also name MPLS or SLARP (0x8035, non-IP). */
+static bool decode_chdlc(struct dctx *c)
+{
+    COUNT(c, CHDLC);
+    if (!fits(c, 0, 4)) {
+        cut_short(c, 0, 4, DECODER_CHDLC_TRUNCATED);
+        return false;
+    }
+    return decode_ether_proto(c, 4, read_be16(c->data + 2));
+}
+
+/* PPP as captured on serial links: HDLC-like framing (RFC 1662) puts the
+ * address 0xff and control 0x03 first, unless address-and-control-field
+ * compression dropped them (DLT_PPP captures often lack them). A Cisco
+ * HDLC address byte first is Cisco's framing of PPP links (RFC 1547 4.3.1),
+ * which libpcap documents for LINKTYPE_PPP_HDLC and Cisco routers also
+ * write as DLT_PPP; no PPP protocol in real use starts with those bytes. */
+static bool decode_ppp(struct dctx *c)
+{
+    uint32_t off = 0;
+
+    if (fits(c, 0, 1) && (c->data[0] == CHDLC_ADDR_UNICAST ||
+                          c->data[0] == CHDLC_ADDR_MULTICAST))
+        return decode_chdlc(c);
+    COUNT(c, PPP);
+    if (fits(c, 0, 1) && c->data[0] == 0xff) {
+        if (!fits(c, 0, 2)) {
+            cut_short(c, 0, 2, DECODER_PPP_TRUNCATED);
+            return false;
+        }
+        /* 0xff then anything but 0x03 is no HDLC-like frame; read it as a
+         * compressed protocol 0xff, which is non-IP. */
+        if (c->data[1] == 0x03)
+            off = 2;
+    }
+    return decode_ppp_proto(c, off, DECODER_PPP_TRUNCATED);
+}
+
 /* Raw IP: the version nibble is all there is to go on. */
 static bool decode_raw(struct dctx *c)
 {
@@ -727,6 +973,8 @@ bool decode_packet(const struct packet *pkt, struct decoded_packet *out,
     case LINK_LINUX_SLL:  decode_sll(&c, false); break;
     case LINK_LINUX_SLL2: decode_sll(&c, true); break;
     case LINK_NULL:       decode_null(&c); break;
+    case LINK_PPP:        decode_ppp(&c); break;
+    case LINK_CHDLC:      decode_chdlc(&c); break;
     default:              fault(&c, DECODER_LINK_UNSUPPORTED); break;
     }
 

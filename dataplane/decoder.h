@@ -2,8 +2,10 @@
  *
  * decode_packet() reads a frame, never writes it, and never fails: what it
  * cannot decode it counts under a named counter and says so in the result.
- * Tunnels (GRE, VXLAN, IP-in-IP) are followed to the inner packet, whose
- * addresses and ports are what the flow table sees. */
+ * Tunnels (GRE, VXLAN, GTP-U, IP-in-IP) are followed to the inner packet,
+ * whose addresses and ports are what the flow table sees. PPPoE sessions and
+ * MPLS label stacks are link-layer shims, walked like VLAN tags: the IP
+ * packet they carry is the outer packet, not a tunnel. */
 #ifndef MAMORI_DECODER_H
 #define MAMORI_DECODER_H
 
@@ -25,6 +27,10 @@
     X(SLL,                  "decoder.sll") \
     X(NULL_LINK,            "decoder.null") \
     X(RAW,                  "decoder.raw") \
+    X(PPP,                  "decoder.ppp") \
+    X(CHDLC,                "decoder.chdlc") \
+    X(PPPOE,                "decoder.pppoe") \
+    X(MPLS,                 "decoder.mpls") \
     X(IPV4,                 "decoder.ipv4") \
     X(IPV6,                 "decoder.ipv6") \
     X(TCP,                  "decoder.tcp") \
@@ -36,6 +42,7 @@
     X(NON_IP,               "decoder.non_ip") \
     X(GRE,                  "decoder.gre") \
     X(VXLAN,                "decoder.vxlan") \
+    X(GTPU,                 "decoder.gtpu") \
     X(IPV4_IN_IP,           "decoder.ipv4_in_ip") \
     X(IPV6_IN_IP,           "decoder.ipv6_in_ip") \
     X(IPV4_FRAG,            "decoder.ipv4.frag") \
@@ -48,6 +55,11 @@
     X(VLAN_LAYER_LIMIT,     "decoder.vlan.layer_limit") \
     X(SLL_TRUNCATED,        "decoder.sll.truncated") \
     X(NULL_TRUNCATED,       "decoder.null.truncated") \
+    X(PPP_TRUNCATED,        "decoder.ppp.truncated") \
+    X(CHDLC_TRUNCATED,      "decoder.chdlc.truncated") \
+    X(PPPOE_TRUNCATED,      "decoder.pppoe.truncated") \
+    X(MPLS_TRUNCATED,       "decoder.mpls.truncated") \
+    X(MPLS_LABEL_LIMIT,     "decoder.mpls.label_limit") \
     X(RAW_BAD_VERSION,      "decoder.raw.bad_version") \
     X(IPV4_TRUNCATED,       "decoder.ipv4.truncated") \
     X(IPV4_BAD_VERSION,     "decoder.ipv4.bad_version") \
@@ -67,6 +79,8 @@
     X(GRE_TRUNCATED,        "decoder.gre.truncated") \
     X(GRE_UNSUPPORTED,      "decoder.gre.unsupported") \
     X(VXLAN_TRUNCATED,      "decoder.vxlan.truncated") \
+    X(GTPU_TRUNCATED,       "decoder.gtpu.truncated") \
+    X(GTPU_EXT_HDR_LIMIT,   "decoder.gtpu.ext_hdr_limit") \
     X(TUNNEL_DEPTH_LIMIT,   "decoder.tunnel.depth_limit")
 
 enum decoder_counter {

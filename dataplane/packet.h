@@ -15,6 +15,8 @@ enum link_type {
     LINK_LINUX_SLL,     /* DLT_LINUX_SLL, "Linux cooked" v1 */
     LINK_LINUX_SLL2,    /* DLT_LINUX_SLL2 */
     LINK_NULL,          /* DLT_NULL / DLT_LOOP: 4-byte address family */
+    LINK_PPP,           /* DLT_PPP, LINKTYPE_PPP_HDLC: optional 0xff 0x03, protocol */
+    LINK_CHDLC,         /* DLT_C_HDLC: Cisco HDLC, EtherType-like protocol */
     LINK_UNSUPPORTED,   /* anything else: counted, never decoded */
 };
 
@@ -23,6 +25,11 @@ struct packet {
     uint32_t caplen;       /* bytes present at data */
     uint32_t wirelen;      /* bytes the frame had on the wire (>= caplen) */
     uint64_t ts_ns;        /* capture time, nanoseconds since the epoch */
+    uint64_t clock_ns;     /* the capture's clock when it handed the packet
+                            * over, 0 = ts_ns. Files whose timestamps go
+                            * backwards keep one clock for every worker:
+                            * flows expire by it, so results do not depend
+                            * on how packets are spread over workers. */
     uint16_t link_type;    /* enum link_type */
     uint16_t port;         /* capture port / interface index (EVE in_iface) */
 };

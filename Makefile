@@ -36,12 +36,15 @@ demo: build hugepages
 	$(BUILD)/control/mamori -r $(DEMO_PCAP) -l $(DEMO_DIR)
 	@scripts/show-eve $(DEMO_DIR)/eve.json
 
-# Every test, on the release build and again under AddressSanitizer and
-# UndefinedBehaviorSanitizer (a sanitizer report fails the run).
+# Every test on the release build; then the unit tests and the run over
+# every nDPI capture again under AddressSanitizer and UndefinedBehavior-
+# Sanitizer, where a sanitizer report fails the run.
+SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 test: build build-asan hugepages
 	meson test -C $(BUILD) --print-errorlogs --num-processes 2
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		meson test -C $(ASAN_BUILD) --print-errorlogs --num-processes 2 --timeout-multiplier 4
+	$(SANITIZER_ENV) meson test -C $(ASAN_BUILD) --print-errorlogs --num-processes 2 \
+		--timeout-multiplier 4 --suite unit --suite robustness
 
 # The release build's tests only, for quick iterations.
 test-fast: build hugepages

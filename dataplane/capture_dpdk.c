@@ -234,16 +234,21 @@ static const struct capture_ops dpdk_ops = {
 /* ---- set-up --------------------------------------------------------------- */
 
 /* RSS over IP addresses and TCP/UDP ports with the symmetric key, where the
- * driver can; otherwise a single queue, which is trivially symmetric. */
-static void port_rss_conf(const struct rte_eth_dev_info *info, struct rte_eth_conf *conf,
-                          uint16_t *n_queues)
+ * driver can. A driver without RSS keeps its own queue assignment (net_pcap
+ * has one queue per rx_pcap file, a NIC without RSS fills queue 0 only):
+ * every queue is still polled, and the operator is told that symmetry is
+ * then the driver's business. */
+static void port_rss_conf(const struct dpdk_port *port, const struct rte_eth_dev_info *info,
+                          struct rte_eth_conf *conf)
 {
     uint64_t wanted = RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP;
     uint64_t hf = wanted & info->flow_type_rss_offloads;
 
-    if (*n_queues <= 1 || hf == 0) {
-        *n_queues = 1;
-        conf->rxmode.mq_mode = RTE_ETH_MQ_RX_NONE;
+    if (port->n_queues <= 1)
+        return;
+    if (hf == 0) {
+        fprintf(stderr, "mamori: port %s has no RSS: its %u queues are filled by the driver, "
+                "not by flow\n", port->name, port->n_queues);
         return;
     }
     conf->rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
@@ -269,7 +274,7 @@ static int port_setup(struct dpdk_capture *dc, struct dpdk_port *port, char *err
     port->file_timestamps = dc->ts_offset >= 0 && strcmp(info.driver_name, "net_pcap") == 0;
     memset(&conf, 0, sizeof(conf));
     port->n_queues = (uint16_t)RTE_MIN(dc->base.n_workers, info.max_rx_queues);
-    port_rss_conf(&info, &conf, &port->n_queues);
+    port_rss_conf(port, &info, &conf);
 
     if ((rc = rte_eth_dev_configure(port->port_id, port->n_queues, 0, &conf)) != 0) {
         snprintf(err, errlen, "port %s: configure %u RX queues: %s",

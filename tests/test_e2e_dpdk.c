@@ -102,6 +102,56 @@ static void test_sigterm_stops_cleanly(void)
     e2e_rmdir(dir);
 }
 
+/* Drop flow.reason from canonical flow lines. */
+static json_t *without_reason(json_t *lines)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *line;
+
+    json_array_foreach(lines, i, line) {
+        json_t *ev = json_loads(json_string_value(line), 0, NULL);
+        json_object_del(json_object_get(ev, "flow"), "reason");
+        char *text = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+        json_array_append_new(out, json_string(text));
+        free(text);
+        json_decref(ev);
+    }
+    json_decref(lines);
+    return out;
+}
+
+/* Two workers, one port with two queues (net_pcap: one per rx_pcap file):
+ * each worker takes its queue, and together they log the flows -r logs on
+ * the two files. Only flow.reason may differ: a worker's clock is its own
+ * queue's packet time, so a flow that -r times out by the other file's
+ * later packets is still live at the end here. */
+static void test_two_queues_two_workers(void)
+{
+    char *dpdk = e2e_mkdtemp(), *offline = e2e_mkdtemp(), eve[4200];
+    char a[4096], b[4096];
+
+    snprintf(a, sizeof(a), "%s", e2e_data_path("pcaps/zeek/http_bro.org.pcap"));
+    snprintf(b, sizeof(b), "%s", e2e_data_path("pcaps/ndpi/443-chrome.pcap"));
+    CU_ASSERT_EQUAL_FATAL(e2e_run("timeout 120 '%s' --dpdk --idle-exit 1 -l '%s' -- "
+                                  "--lcores=0@0,1@1,2@1 --no-pci %s --log-level=lib.eal:error "
+                                  "--vdev='net_pcap0,rx_pcap=%s,rx_pcap=%s' >/dev/null 2>'%s/stderr'",
+                                  e2e_mamori(), dpdk, eal_memory_args(), a, b, dpdk), 0);
+    CU_ASSERT_EQUAL(e2e_run("grep -q '2 workers' '%s/stderr'", dpdk), 0);
+    CU_ASSERT_EQUAL_FATAL(e2e_run("'%s' -w 2 -l '%s' -r '%s' -r '%s' 2>/dev/null",
+                                  e2e_mamori(), offline, a, b), 0);
+    snprintf(eve, sizeof(eve), "%s/eve.json", dpdk);
+    json_t *x = without_reason(e2e_flow_lines(eve));
+    snprintf(eve, sizeof(eve), "%s/eve.json", offline);
+    json_t *y = without_reason(e2e_flow_lines(eve));
+    CU_ASSERT_EQUAL(json_array_size(x), 14);
+    CU_ASSERT(json_equal(x, y));
+    json_decref(x);
+    json_decref(y);
+    e2e_rmdir(dpdk);
+    e2e_rmdir(offline);
+}
+
 static void test_bad_eal_arguments(void)
 {
     char *dir = e2e_mkdtemp();
@@ -116,6 +166,7 @@ static CU_TestInfo cases[] = {
     { "net_pcap vdev equals -r: sample", test_net_pcap_equals_read_sample },
     { "net_pcap vdev equals -r: HTTP", test_net_pcap_equals_read_http },
     { "net_pcap vdev equals -r: fragments", test_net_pcap_equals_read_amplification },
+    { "two queues, two workers", test_two_queues_two_workers },
     { "SIGTERM stops cleanly", test_sigterm_stops_cleanly },
     { "bad EAL arguments give a clear error", test_bad_eal_arguments },
     CU_TEST_INFO_NULL,

@@ -143,6 +143,12 @@ struct decoded_packet {
 bool decode_packet(const struct packet *pkt, struct decoded_packet *out,
                    struct decoder_counters *counters);
 
+/* decode_packet() on each of n packets into out[0..n-1], for a worker's
+ * burst: the same results and counts, but the next frames are prefetched
+ * while one is decoded, and the common case is counted once per burst. */
+void decode_burst(const struct packet *pkts, struct decoded_packet *out, unsigned n,
+                  struct decoder_counters *counters);
+
 /* The pcap DLT / LINKTYPE value of a capture file as our link type. */
 enum link_type link_type_from_dlt(int dlt);
 

@@ -8,23 +8,13 @@
  *
  * The TCP state machine is deliberately coarse. There is no sequence number
  * tracking: a sensor sees both directions with losses and reordering, and
- * all it needs the state for is the idle timeout and the EVE report. */
+ * all it needs the state for is the idle timeout and the EVE report.
+ *
+ * The per-packet part is in flow_inline.h, for the worker to inline. */
 #include <stddef.h>
 #include <netinet/in.h>
 
-#include "flow.h"
-
-#define TCP_FIN 0x01
-#define TCP_SYN 0x02
-#define TCP_RST 0x04
-#define TCP_ACK 0x10
-
-/* TCP flags are only meaningful when the decoder got to the TCP header; a
- * non-first fragment of a TCP packet has none. */
-static bool has_tcp_header(const struct decoded_packet *d)
-{
-    return d->ip_proto == IPPROTO_TCP && (d->flags & DECODED_L4);
-}
+#include "flow_inline.h"
 
 void flow_init(struct flow *f, const struct flow_key *key, uint32_t hash,
                unsigned src_side, const struct decoded_packet *d, uint64_t ts_ns)
@@ -116,39 +106,23 @@ static void tcp_step(struct flow *f, enum flow_dir dir, uint8_t flags)
         tcp_fin(f, dir);
 }
 
+/* The TCP part of flow_update(), which flow_inline.h skips for segments
+ * that cannot change the state. */
+void flow_tcp_step(struct flow *f, enum flow_dir dir, uint8_t flags)
+{
+    tcp_step(f, dir, flags);
+    f->state = tcp_coarse_state((enum tcp_state)f->tcp_state);
+}
+
 void flow_update(struct flow *f, unsigned src_side, const struct decoded_packet *d,
                  uint32_t wirelen, uint64_t ts_ns)
 {
-    enum flow_dir dir = (src_side & 1) == f->initiator ? FLOW_TOSERVER : FLOW_TOCLIENT;
-
-    f->pkts[dir]++;
-    f->bytes[dir] += wirelen;
-    /* Capture time may step back a little (multi-queue NICs, merged pcaps);
-     * last_ts is the latest time seen, so it never drops below first_ts. */
-    if (ts_ns > f->last_ts_ns)
-        f->last_ts_ns = ts_ns;
-
-    if (f->key.ip_proto == IPPROTO_TCP) {
-        if (!has_tcp_header(d))
-            return;
-        f->tcp_flags[dir] |= d->tcp_flags;
-        tcp_step(f, dir, d->tcp_flags);
-        f->state = tcp_coarse_state((enum tcp_state)f->tcp_state);
-        return;
-    }
-
-    /* Connectionless: established once both sides have been heard from. */
-    if (f->pkts[FLOW_TOSERVER] && f->pkts[FLOW_TOCLIENT])
-        f->state = FLOW_STATE_ESTABLISHED;
+    flow_update_inline(f, src_side, d, wirelen, ts_ns);
 }
 
 bool flow_tuple_reused(const struct flow *f, const struct decoded_packet *d)
 {
-    if (f->key.ip_proto != IPPROTO_TCP || !has_tcp_header(d))
-        return false;
-    if ((d->tcp_flags & (TCP_SYN | TCP_ACK)) != TCP_SYN)
-        return false;
-    return f->tcp_state == TCP_STATE_CLOSED || f->tcp_state == TCP_STATE_CLOSE_WAIT;
+    return flow_tuple_reused_inline(f, d);
 }
 
 /* splitmix64's finaliser: every input bit reaches every output bit. */

@@ -8,10 +8,14 @@
 #define MAMORI_FLOW_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include <rte_hash_crc.h>
+#if defined(__SSE4_2__) && defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
 
 #include "decoder.h"
 
@@ -27,31 +31,92 @@ struct flow_key {
 
 _Static_assert(sizeof(struct flow_key) == 48, "flow_key is hashed as 6 words");
 
+/* Bytes 0-7 of p as a number that orders as memcmp() orders the bytes. */
+static inline uint64_t flow_be64(const uint8_t *p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+/* Whether endpoint (a, ap) sorts after (b, bp): address bytes, then port.
+ * Two 64-bit compares instead of a memcmp() call. */
+static inline bool flow_endpoint_after(const uint8_t a[16], uint16_t ap,
+                                       const uint8_t b[16], uint16_t bp)
+{
+    uint64_t a0 = flow_be64(a), b0 = flow_be64(b);
+    uint64_t a1 = flow_be64(a + 8), b1 = flow_be64(b + 8);
+
+    if (a0 != b0)
+        return a0 > b0;
+    if (a1 != b1)
+        return a1 > b1;
+    return ap > bp;
+}
+
+/* The key's last two words - ports, VLANs, protocol, version, zero pad -
+ * as they lie in memory, built in registers. Stored as whole words, they
+ * are read back whole by flow_key_hash(): a word assembled from 2-byte
+ * stores cannot be forwarded to that load, which then waits for the stores
+ * to reach the cache. */
+static inline void flow_key_tail(uint64_t w[2], uint16_t port0, uint16_t port1,
+                                 const uint16_t vlan[2], uint8_t proto, uint8_t version)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    w[0] = (uint64_t)port0 | (uint64_t)port1 << 16 |
+           (uint64_t)vlan[0] << 32 | (uint64_t)vlan[1] << 48;
+    w[1] = (uint64_t)proto | (uint64_t)version << 8;
+#else
+    w[0] = (uint64_t)port0 << 48 | (uint64_t)port1 << 32 |
+           (uint64_t)vlan[0] << 16 | (uint64_t)vlan[1];
+    w[1] = (uint64_t)proto << 56 | (uint64_t)version << 48;
+#endif
+}
+
+_Static_assert(offsetof(struct flow_key, port) == 32 && offsetof(struct flow_key, vlan) == 36 &&
+               offsetof(struct flow_key, ip_proto) == 40 && offsetof(struct flow_key, ip_version) == 41,
+               "flow_key_tail() builds the key's words 4 and 5");
+
 /* Fill *key from a decoded packet. Returns which key endpoint sent the
  * packet: 0 when its source is endpoint 0, 1 otherwise. */
 static inline unsigned flow_key_from_decoded(struct flow_key *key,
                                              const struct decoded_packet *d)
 {
-    int order = memcmp(d->src_addr, d->dst_addr, 16);
-    unsigned src_side = order > 0 || (order == 0 && d->src_port > d->dst_port);
+    unsigned src_side = flow_endpoint_after(d->src_addr, d->src_port,
+                                            d->dst_addr, d->dst_port);
+    uint64_t tail[2];
 
     memcpy(key->addr[src_side], d->src_addr, 16);
     memcpy(key->addr[!src_side], d->dst_addr, 16);
-    key->port[src_side] = d->src_port;
-    key->port[!src_side] = d->dst_port;
-    key->vlan[0] = d->vlan[0];
-    key->vlan[1] = d->vlan[1];
-    key->ip_proto = d->ip_proto;
-    key->ip_version = d->ip_version;
-    memset(key->pad, 0, sizeof(key->pad));
+    if (src_side)
+        flow_key_tail(tail, d->dst_port, d->src_port, d->vlan, d->ip_proto, d->ip_version);
+    else
+        flow_key_tail(tail, d->src_port, d->dst_port, d->vlan, d->ip_proto, d->ip_version);
+    memcpy(key->port, tail, sizeof(tail));
     return src_side;
 }
 
-/* CRC32-C over the whole key (SSE4.2 where the CPU has it). Symmetric
- * because the key is. Same value as rte_hash_crc(key, 48, seed), but the
- * words are read through memcpy: rte_hash_crc() loads a struct's bytes as
- * uint64_t, which strict aliasing lets the compiler move ahead of the
- * uint16_t stores that just filled the key (seen with gcc -O2). */
+/* One step of CRC32-C. Where the compiler may use SSE4.2 it is the one
+ * instruction rte_hash_crc_8byte() would pick at run time, without that
+ * function's check of the CPU on every call. */
+static inline uint32_t flow_crc_word(uint64_t word, uint32_t crc)
+{
+#if defined(__SSE4_2__) && defined(__x86_64__)
+    return (uint32_t)_mm_crc32_u64(crc, word);
+#else
+    return rte_hash_crc_8byte(word, crc);
+#endif
+}
+
+/* CRC32-C over the whole key. Symmetric because the key is. Same value as
+ * rte_hash_crc(key, 48, seed), but the words are read through memcpy:
+ * rte_hash_crc() loads a struct's bytes as uint64_t, which strict aliasing
+ * lets the compiler move ahead of the uint16_t stores that just filled the
+ * key (seen with gcc -O2). */
 static inline uint32_t flow_key_hash(const struct flow_key *key)
 {
     uint64_t w[sizeof(*key) / 8];
@@ -59,7 +124,7 @@ static inline uint32_t flow_key_hash(const struct flow_key *key)
 
     memcpy(w, key, sizeof(w));
     for (unsigned i = 0; i < sizeof(w) / sizeof(w[0]); i++)
-        h = rte_hash_crc_8byte(w[i], h);
+        h = flow_crc_word(w[i], h);
     return h;
 }
 

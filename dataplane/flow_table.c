@@ -10,6 +10,8 @@
  *   wheel[WHEEL_SLOTS]  heads of per-second lists of flows, by index + 1.
  *
  * Index 0 always means "none", which is why buckets and links hold index + 1.
+ * The layout is in flow_table_inline.h, which the worker includes to run
+ * the lookup's prefetch stages inline.
  *
  * Expiry. A flow is expired at time `now` when, in whole seconds of packet
  * time, now > last_seen + timeout(protocol, state). Lookup applies that rule
@@ -29,48 +31,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
-
-#include <rte_prefetch.h>
+#include <sys/mman.h>
 
 #include "counter.h"
-#include "flow_table.h"
+#include "flow_table_inline.h"
 
-#define BUCKET_SLOTS 8
-#define WHEEL_SLOTS 4096u              /* seconds; a power of two */
-#define WHEEL_MASK (WHEEL_SLOTS - 1)
-#define NS_PER_SEC 1000000000ULL
 #define CAPACITY_MAX (1u << 30)
-#define CACHE_LINE 64
-
-/* One cache line: signatures first, so a miss reads only the first half. */
-struct bucket {
-    uint32_t sig[BUCKET_SLOTS];        /* full 32-bit flow hash */
-    uint32_t idx[BUCKET_SLOTS];        /* flow index + 1, 0 when empty */
-};
-
-_Static_assert(sizeof(struct bucket) == CACHE_LINE, "a bucket is one cache line");
-
-/* Timeout rows, by protocol. */
-enum proto_class { PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_OTHER, PROTO_CLASS_COUNT };
-
-struct flow_table {
-    struct flow *flows;
-    struct bucket *buckets;
-    uint32_t *free_list;
-    uint32_t nfree;
-    uint32_t capacity;
-    uint32_t bucket_shift;             /* 32 - log2(number of buckets) */
-    uint32_t touched;                  /* index + 1 of the flow last returned by lookup */
-    uint32_t active;                   /* live flows; relaxed atomic for readers */
-    bool clock_started;
-    uint64_t wheel_sec;                /* every second before this one is processed */
-    uint32_t timeout[PROTO_CLASS_COUNT][FLOW_STATE_COUNT];  /* seconds, >= 1 */
-    flow_end_fn on_end;
-    void *ctx;
-    size_t memory;
-    uint64_t counters[FLOW_TABLE_COUNTER_COUNT];
-    uint32_t wheel[WHEEL_SLOTS];       /* list heads, flow index + 1 */
-};
+#define HUGE_PAGE (2u << 20)           /* x86-64 and arm64 (4 KiB granule) */
 
 /* ------------------------------------------------------------------------
  * Configuration and counters
@@ -115,40 +82,6 @@ static void set_active(struct flow_table *ft, uint32_t v)
  * Time and timeouts
  * ------------------------------------------------------------------------ */
 
-static enum proto_class proto_class(uint8_t ip_proto)
-{
-    switch (ip_proto) {
-    case IPPROTO_TCP:
-        return PROTO_TCP;
-    case IPPROTO_UDP:
-        return PROTO_UDP;
-    case IPPROTO_ICMP:
-    case IPPROTO_ICMPV6:
-        return PROTO_ICMP;
-    default:
-        return PROTO_OTHER;
-    }
-}
-
-static uint32_t flow_timeout(const struct flow_table *ft, const struct flow *f)
-{
-    unsigned state = f->state < FLOW_STATE_COUNT ? f->state : FLOW_STATE_CLOSED;
-
-    return ft->timeout[proto_class(f->key.ip_proto)][state];
-}
-
-/* The last second in which the flow is still live: it is expired at any
- * time whose second is later than this. */
-static uint64_t expiry_sec(const struct flow_table *ft, const struct flow *f)
-{
-    return f->last_ts_ns / NS_PER_SEC + flow_timeout(ft, f);
-}
-
-static bool expired(const struct flow_table *ft, const struct flow *f, uint64_t now_sec)
-{
-    return now_sec > expiry_sec(ft, f);
-}
-
 /* A flow that ran out its time in CLOSED state ended as "closed", any other
  * as "timeout". */
 static enum flow_end_reason expiry_reason(const struct flow *f)
@@ -156,37 +89,13 @@ static enum flow_end_reason expiry_reason(const struct flow *f)
     return f->state == FLOW_STATE_CLOSED ? FLOW_END_CLOSED : FLOW_END_TIMEOUT;
 }
 
-/* The wheel needs a notion of "now" before it can place flows; the first
- * packet time the table sees, from lookup or advance, sets it. */
-static void clock_start(struct flow_table *ft, uint64_t now_sec)
-{
-    if (!ft->clock_started) {
-        ft->wheel_sec = now_sec;
-        ft->clock_started = true;
-    }
-}
-
 /* ------------------------------------------------------------------------
  * Buckets
  * ------------------------------------------------------------------------ */
 
-/* The bucket comes from the top bits of a multiplicative mix of the hash.
- * Workers are often picked by the low bits of the same hash, so those bits
- * are nearly constant within one table; and with the whole hash as the
- * signature, flows sharing a bucket rarely share a signature. */
-static uint32_t bucket_index(const struct flow_table *ft, uint32_t hash)
-{
-    return (uint32_t)((uint64_t)(uint32_t)(hash * 0x9e3779b1u) >> ft->bucket_shift);
-}
-
 static struct bucket *bucket_of(const struct flow_table *ft, uint32_t hash)
 {
-    return &ft->buckets[bucket_index(ft, hash)];
-}
-
-static uint32_t flow_index(const struct flow_table *ft, const struct flow *f)
-{
-    return (uint32_t)(f - ft->flows);
+    return &ft->buckets[flow_table_bucket_index(ft, hash)];
 }
 
 static void bucket_remove(struct flow_table *ft, const struct flow *f)
@@ -301,17 +210,10 @@ static void end_flow(struct flow_table *ft, struct flow *f, enum flow_end_reason
 /* The caller changed the state of the flow lookup last returned. If that
  * shortened its timeout (e.g. a RST), move it to an earlier slot now: the
  * wheel must never hold a flow in a slot later than its expiry. */
-static void settle_touched(struct flow_table *ft)
+void flow_table_settle(struct flow_table *ft, struct flow *f)
 {
-    struct flow *f;
     uint64_t due;
 
-    if (!ft->touched)
-        return;
-    f = &ft->flows[ft->touched - 1];
-    ft->touched = 0;
-    if (!f->in_use || f->state == f->timeout_kind)
-        return;
     f->timeout_kind = f->state;
     due = expiry_sec(ft, f);
     if (due < wheel_due(ft, f)) {
@@ -404,10 +306,27 @@ static unsigned log2_u32(uint32_t pow2)
     return bits;
 }
 
+/* Cache-line aligned memory, counted in *total. Arrays of a huge page or
+ * more are huge-page aligned and asked to be backed by transparent huge
+ * pages: at 1M flows every lookup lands on a random 4 KiB page of the flow
+ * and bucket arrays, and a TLB miss (a page walk, two-dimensional under a
+ * hypervisor) on top of each cache miss would cost as much as the miss.
+ * The memory is touched right after (zeroed), so this adds no resident
+ * memory; where THP is off, madvise() fails harmlessly. */
 static void *alloc_lines(size_t size, size_t *total)
 {
+    void *p;
+
     size = (size + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
     *total += size;
+#ifdef MADV_HUGEPAGE
+    if (size >= HUGE_PAGE) {
+        if (posix_memalign(&p, HUGE_PAGE, size) != 0)
+            return NULL;
+        (void)madvise(p, size, MADV_HUGEPAGE);
+        return p;
+    }
+#endif
     return aligned_alloc(CACHE_LINE, size);
 }
 
@@ -473,7 +392,7 @@ void flow_table_destroy(struct flow_table *ft)
 
 void flow_table_prefetch(const struct flow_table *ft, uint32_t hash)
 {
-    rte_prefetch0(bucket_of(ft, hash));
+    flow_table_prefetch_bucket(ft, hash);
 }
 
 /* A fresh flow with just what the table needs: key, hash, times, state NEW.
@@ -499,41 +418,19 @@ static struct flow *insert_flow(struct flow_table *ft, struct bucket *b, int slo
     return f;
 }
 
-static struct flow *bucket_find(struct flow_table *ft, const struct bucket *b,
-                                const struct flow_key *key, uint32_t hash)
+/* Everything flow_table_lookup_inline() leaves: end the flow of the key if
+ * it idled out (f, else NULL), make room, insert. */
+struct flow *flow_table_lookup_miss(struct flow_table *ft, struct flow *f,
+                                    const struct flow_key *key, uint32_t hash,
+                                    uint64_t now_ns, bool *created)
 {
-    for (int i = 0; i < BUCKET_SLOTS; i++) {
-        if (b->sig[i] == hash && b->idx[i]) {
-            struct flow *f = &ft->flows[b->idx[i] - 1];
-
-            if (flow_key_equal(&f->key, key))
-                return f;
-        }
-    }
-    return NULL;
-}
-
-struct flow *flow_table_lookup(struct flow_table *ft, const struct flow_key *key,
-                               uint32_t hash, uint64_t now_ns, bool *created)
-{
-    uint64_t now_sec = now_ns / NS_PER_SEC;
     struct bucket *b = bucket_of(ft, hash);
-    struct flow *f;
     int slot;
 
-    settle_touched(ft);
-    clock_start(ft, now_sec);
     *created = false;
-
-    f = bucket_find(ft, b, key, hash);
-    if (f) {
-        if (!expired(ft, f, now_sec)) {
-            ft->touched = flow_index(ft, f) + 1;
-            return f;
-        }
-        /* Idle past its timeout, whether or not the wheel got to it yet. */
+    /* Idle past its timeout, whether or not the wheel got to it yet. */
+    if (f)
         end_flow(ft, f, expiry_reason(f));
-    }
 
     slot = bucket_free_slot(b);
     if (slot < 0)
@@ -546,6 +443,12 @@ struct flow *flow_table_lookup(struct flow_table *ft, const struct flow_key *key
     ft->touched = flow_index(ft, f) + 1;
     *created = true;
     return f;
+}
+
+struct flow *flow_table_lookup(struct flow_table *ft, const struct flow_key *key,
+                               uint32_t hash, uint64_t now_ns, bool *created)
+{
+    return flow_table_lookup_inline(ft, key, hash, now_ns, created);
 }
 
 void flow_table_end(struct flow_table *ft, struct flow *f, enum flow_end_reason reason)

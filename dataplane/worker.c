@@ -8,11 +8,15 @@
 #include <rte_branch_prediction.h>
 
 #include "counter.h"
+#include "flow_inline.h"
+#include "flow_table_inline.h"
 #include "spsc_ring.h"
 #include "worker.h"
 
-/* How many packets ahead the flow bucket is prefetched: far enough for the
- * miss to resolve, near enough to stay in L1. */
+/* How many packets ahead of its lookup a flow is prefetched (stage 2, see
+ * flow_table_inline.h): far enough for that miss to resolve. Its bucket was
+ * prefetched (stage 1) when the burst's hashes were computed, a whole
+ * burst's key building earlier. */
 #define PREFETCH_AHEAD 4
 
 struct worker {
@@ -21,6 +25,7 @@ struct worker {
     uint64_t now_ns;           /* packet-time clock: never goes backwards */
     uint64_t next_second_ns;   /* when the clock next crosses a second */
     struct flow_table *flows;
+    bool records_pending;      /* records reserved since the last commit */
     struct spsc_ring records;
     struct decoder_counters decoder;
     uint64_t counters[WORKER_COUNTER_COUNT];
@@ -62,6 +67,18 @@ static void worker_emit_record(void *ctx, const struct flow *f, enum flow_end_re
     }
     rec->flow = *f;
     rec->reason = (uint8_t)reason;
+    w->records_pending = true;
+}
+
+/* Publish the records of this burst, if any. Only then: the main thread
+ * polls the ring's head, and a store to it on every burst would move that
+ * cache line between cores, stalling the worker's stores behind it. */
+static inline void worker_commit_records(struct worker *w)
+{
+    if (w->records_pending) {
+        spsc_ring_commit(&w->records);
+        w->records_pending = false;
+    }
 }
 
 struct worker *worker_create(const struct worker_config *cfg, char *errbuf, size_t errlen)
@@ -104,8 +121,7 @@ void worker_destroy(struct worker *w)
 void worker_decode_burst(struct worker *w, const struct packet *pkts,
                          struct decoded_packet *decoded, unsigned n)
 {
-    for (unsigned i = 0; i < n; i++)
-        decode_packet(&pkts[i], &decoded[i], &w->decoder);
+    decode_burst(pkts, decoded, n, &w->decoder);
 }
 
 /* Packets that cannot be put in a flow: not IP, or an IP fragment after the
@@ -121,9 +137,9 @@ static struct flow *worker_flow_of(struct worker *w, const struct flow_key *key,
                                    unsigned side, const struct decoded_packet *d, uint64_t ts)
 {
     bool created;
-    struct flow *f = flow_table_lookup(w->flows, key, hash, ts, &created);
+    struct flow *f = flow_table_lookup_inline(w->flows, key, hash, ts, &created);
 
-    if (unlikely(f != NULL && !created && flow_tuple_reused(f, d))) {
+    if (unlikely(f != NULL && !created && flow_tuple_reused_inline(f, d))) {
         flow_table_end(w->flows, f, FLOW_END_CLOSED);
         f = flow_table_lookup(w->flows, key, hash, ts, &created);
     }
@@ -155,18 +171,21 @@ void worker_flow_burst(struct worker *w, const struct packet *pkts,
     uint8_t sides[WORKER_BURST];
     uint64_t bytes = 0;
 
+    /* Keys and hashes first, each bucket prefetched as soon as known. */
     for (unsigned i = 0; i < n; i++) {
         if (!has_flow(&decoded[i]))
             continue;
         sides[i] = (uint8_t)flow_key_from_decoded(&keys[i], &decoded[i]);
         hashes[i] = flow_key_hash(&keys[i]);
-        if (i < PREFETCH_AHEAD)
-            flow_table_prefetch(w->flows, hashes[i]);
+        flow_table_prefetch_bucket(w->flows, hashes[i]);
     }
+    for (unsigned i = 0; i < n && i < PREFETCH_AHEAD; i++)
+        if (has_flow(&decoded[i]))
+            flow_table_prefetch_flow(w->flows, hashes[i]);
 
     for (unsigned i = 0; i < n; i++) {
         if (i + PREFETCH_AHEAD < n && has_flow(&decoded[i + PREFETCH_AHEAD]))
-            flow_table_prefetch(w->flows, hashes[i + PREFETCH_AHEAD]);
+            flow_table_prefetch_flow(w->flows, hashes[i + PREFETCH_AHEAD]);
         bytes += pkts[i].wirelen;
         worker_tick(w, &pkts[i]);
         if (!has_flow(&decoded[i])) {
@@ -179,11 +198,11 @@ void worker_flow_burst(struct worker *w, const struct packet *pkts,
             counter_inc(&w->counters[WORKER_UNATTRIBUTED]);
             continue;
         }
-        flow_update(f, sides[i], &decoded[i], pkts[i].wirelen, pkts[i].ts_ns);
+        flow_update_inline(f, sides[i], &decoded[i], pkts[i].wirelen, pkts[i].ts_ns);
     }
     counter_add(&w->counters[WORKER_PKTS], n);
     counter_add(&w->counters[WORKER_BYTES], bytes);
-    spsc_ring_commit(&w->records);
+    worker_commit_records(w);
 }
 
 void worker_process_burst(struct worker *w, const struct packet *pkts, unsigned n)
@@ -203,7 +222,7 @@ void worker_finish(struct worker *w, uint64_t clock_ns)
         flow_table_advance(w->flows, clock_ns);
     }
     flow_table_flush(w->flows, FLOW_END_SHUTDOWN);
-    spsc_ring_commit(&w->records);
+    worker_commit_records(w);
 }
 
 const struct flow_record *worker_next_record(struct worker *w)

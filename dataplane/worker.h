@@ -35,8 +35,9 @@ struct worker_config {
 void worker_config_default(struct worker_config *cfg);
 
 /* Software RSS: the worker (of n) that owns the flow with this flow_key_hash.
- * Takes the hash's high bits (multiply-shift), which the flow table's
- * bucket index does not use, so each worker's buckets stay evenly used. */
+ * Multiply-shift maps the hash onto 0..n-1 without a division. The flow
+ * table's bucket index mixes the hash again (multiplicative), so the flows
+ * one worker receives still spread evenly over its buckets. */
 static inline unsigned worker_for_hash(uint32_t hash, unsigned n)
 {
     return (unsigned)(((uint64_t)hash * n) >> 32);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -22,12 +23,18 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_prefetch.h>
 #include <rte_version.h>
 
 #include "mamori_version.h"
 #include "mbuf_packet.h"
 #include "traffic.h"
 #include "worker.h"
+
+/* Mbuf data room for captured frames; larger ones (GRO/TSO captures) go
+ * to a second pool sized for them, up to what a 16-bit data room holds. */
+#define POOL_FRAME 9216u
+#define JUMBO_FRAME_MAX (UINT16_MAX - RTE_PKTMBUF_HEADROOM - 63u)
 
 struct bench_options {
     const char *pcap;
@@ -53,6 +60,7 @@ struct lane {
 
 struct loader {
     struct rte_mempool *pool;
+    struct rte_mempool *jumbo_pool; /* frames past POOL_FRAME (GRO/TSO captures) */
     struct lane *lanes;
     unsigned n_lanes;
     enum link_type link;
@@ -147,7 +155,8 @@ static int lane_append(struct lane *lane, struct rte_mbuf *m, uint64_t ts)
 static int load_frame(void *ctx, const uint8_t *frame, uint32_t len, uint64_t ts)
 {
     struct loader *ld = ctx;
-    struct rte_mbuf *m = rte_pktmbuf_alloc(ld->pool);
+    struct rte_mempool *pool = len > POOL_FRAME && ld->jumbo_pool ? ld->jumbo_pool : ld->pool;
+    struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
     struct packet pkt;
     struct decoded_packet d;
     unsigned lane = 0;
@@ -199,31 +208,47 @@ static int load_pcap(struct loader *ld, const char *path)
 }
 
 /* Mbufs for every frame: the pool holds the whole capture. */
-static struct rte_mempool *create_pool(uint64_t packets, uint32_t max_frame)
+static struct rte_mempool *create_pool(const char *name, uint64_t packets, uint32_t max_frame)
 {
     uint32_t room = RTE_PKTMBUF_HEADROOM + ((max_frame + 63) & ~63u);
-    return rte_pktmbuf_pool_create("bench", (unsigned)(packets + 1024), 256, 0,
+    return rte_pktmbuf_pool_create(name, (unsigned)(packets + 1024), 256, 0,
                                    (uint16_t)room, rte_socket_id());
 }
 
 /* ---- replay -------------------------------------------------------------- */
+
+/* Bring the mbufs of later bursts into cache, as a NIC's rx path would have
+ * them: the PMD has just written the mbuf headers and DMA'd the frames. A
+ * replay from memory reads both cold, so, like DPDK's l3fwd, prefetch the
+ * headers two bursts ahead and the frames one burst ahead - the latter
+ * reads a header, which the previous burst's prefetch brought in. */
+static inline void replay_prefetch(const struct lane *lane, uint64_t i)
+{
+    uint64_t hdr = i + 2 * WORKER_BURST, data = i + WORKER_BURST;
+
+    for (uint64_t k = hdr; k < hdr + WORKER_BURST && k < lane->n; k++)
+        rte_prefetch0(lane->mbufs[k]);
+    for (uint64_t k = data; k < data + WORKER_BURST && k < lane->n; k++)
+        rte_prefetch0(rte_pktmbuf_mtod(lane->mbufs[k], void *));
+}
 
 static int replay_lane(void *arg)
 {
     struct lane *lane = arg;
     struct packet pkts[WORKER_BURST];
     struct decoded_packet decoded[WORKER_BURST];
-    uint64_t start = rte_rdtsc();
+    uint64_t start = rte_rdtsc(), bytes = 0;
 
     for (unsigned loop = 0; loop < lane->loops; loop++) {
         uint64_t shift = lane->loop_ns * loop;
         for (uint64_t i = 0; i < lane->n; i += WORKER_BURST) {
             unsigned n = (unsigned)RTE_MIN((uint64_t)WORKER_BURST, lane->n - i);
             uint64_t t0 = rte_rdtsc();
+            replay_prefetch(lane, i);
             for (unsigned k = 0; k < n; k++) {
                 packet_from_mbuf(&pkts[k], lane->mbufs[i + k], lane->ts[i + k] + shift, 0);
                 pkts[k].link_type = (uint16_t)lane->link;
-                lane->bytes += pkts[k].wirelen;
+                bytes += pkts[k].wirelen;
             }
             uint64_t t1 = rte_rdtsc();
             worker_decode_burst(lane->worker, pkts, decoded, n);
@@ -237,6 +262,7 @@ static int replay_lane(void *arg)
         }
     }
     lane->cycles_total = rte_rdtsc() - start;
+    lane->bytes = bytes;
     worker_finish(lane->worker, 0);
     __atomic_store_n(&lane->done, true, __ATOMIC_RELEASE);
     return 0;
@@ -380,7 +406,8 @@ int main(int argc, char **argv)
     ld.lanes = lanes;
     ld.n_lanes = o.workers;
     ld.link = LINK_ETHERNET;
-    uint64_t pool_size = o.synth.packets;
+    uint64_t pool_size = o.synth.packets, jumbo_frames = 0;
+    uint32_t jumbo_max = 0;
     if (o.pcap != NULL) {
         char errbuf[PCAP_ERRBUF_SIZE];
         pcap_t *p = pcap_open_offline(o.pcap, errbuf);
@@ -391,14 +418,29 @@ int main(int argc, char **argv)
             fprintf(stderr, "mamori-bench: %s: %s\n", o.pcap, errbuf);
             return 1;
         }
-        while (pcap_next_ex(p, &h, &b) == 1)
-            pool_size++;
+        /* Frames past POOL_FRAME get mbufs of their own size, so a few
+         * offloaded giants do not make every mbuf huge. */
+        while (pcap_next_ex(p, &h, &b) == 1) {
+            if (h->caplen <= POOL_FRAME) {
+                pool_size++;
+            } else {
+                jumbo_frames++;
+                jumbo_max = RTE_MAX(jumbo_max, h->caplen);
+            }
+        }
         pcap_close(p);
+        if (jumbo_max > JUMBO_FRAME_MAX) {
+            fprintf(stderr, "mamori-bench: %s: a %u-byte frame is larger than an mbuf can hold\n",
+                    o.pcap, jumbo_max);
+            return 1;
+        }
     }
-    ld.pool = create_pool(pool_size, o.pcap ? 9216 : SYNTH_MAX_FRAME);
-    if (ld.pool == NULL) {
+    ld.pool = create_pool("bench", pool_size, o.pcap ? POOL_FRAME : SYNTH_MAX_FRAME);
+    if (ld.pool != NULL && jumbo_frames > 0)
+        ld.jumbo_pool = create_pool("bench_jumbo", jumbo_frames, jumbo_max);
+    if (ld.pool == NULL || (jumbo_frames > 0 && ld.jumbo_pool == NULL)) {
         fprintf(stderr, "mamori-bench: mbuf pool of %llu: %s\n",
-                (unsigned long long)pool_size, rte_strerror(rte_errno));
+                (unsigned long long)(pool_size + jumbo_frames), rte_strerror(rte_errno));
         return 1;
     }
     int rc = o.pcap ? load_pcap(&ld, o.pcap) : synth_generate(&o.synth, load_frame, &ld);
@@ -418,8 +460,14 @@ int main(int argc, char **argv)
             break;
         rte_eal_remote_launch(replay_lane, &lanes[i++], lcore);
     }
-    while (!all_done(lanes, o.workers))
-        records += drain(lanes, o.workers);
+    /* Like the sensor's main loop: drain, and sleep a tick when there was
+     * nothing, rather than spin on a core a worker may need. */
+    while (!all_done(lanes, o.workers)) {
+        uint64_t got = drain(lanes, o.workers);
+        if (got == 0)
+            nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+        records += got;
+    }
     double seconds = (double)(rte_rdtsc() - t0) / (double)rte_get_tsc_hz();
     rte_eal_mp_wait_lcore();
     records += drain(lanes, o.workers);

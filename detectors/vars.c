@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
 #include "vars.h"
 
 /* ---- the variable table ------------------------------------------------ */
@@ -68,18 +69,6 @@ static const struct {
     { RULE_VAR_PORT, "SIP_PORTS", "[5060,5061,5600]" },
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 struct rule_vars *rule_vars_new_empty(void)
 {

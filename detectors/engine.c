@@ -1,0 +1,165 @@
+/* engine.c - per-worker scratch and the per-packet scan: Hyperscan prefilter
+ * on the packet's group(s), candidates merged with the always-evaluated
+ * rules in evaluation order, each verified completely (engine_verify.c). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_int.h"
+
+static hs_error_t scratch_for(hs_database_t *db, hs_scratch_t **s)
+{
+    return db ? hs_alloc_scratch(db, s) : HS_SUCCESS;
+}
+
+struct engine_scratch *engine_scratch_alloc(const struct engine *e)
+{
+    struct engine_scratch *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    s->cap_cand = 4 * e->n_rules + 1;   /* two databases, two indexes, v6 list */
+    s->cand = malloc(s->cap_cand * sizeof(uint32_t));
+    s->md = pcre2_match_data_create(1, NULL);
+    s->jit = pcre2_jit_stack_create(32 * 1024, ENGINE_JIT_STACK_MAX, NULL);
+    s->mc[0] = pcre2_match_context_copy(e->mctx);
+    s->mc[1] = pcre2_match_context_create(NULL);
+    bool ok = s->cand && s->md && s->jit && s->mc[0] && s->mc[1];
+    for (int i = 0; ok && i < 2; i++)
+        pcre2_jit_stack_assign(s->mc[i], NULL, s->jit);
+    for (int g = 0; ok && g < EG_COUNT; g++) {
+        ok = scratch_for(e->g[g].any, &s->hs) == HS_SUCCESS;
+        for (uint32_t i = 0; ok && i < e->g[g].n_port_dbs; i++)
+            ok = scratch_for(e->g[g].port_dbs[i], &s->hs) == HS_SUCCESS;
+    }
+    if (!ok) {
+        engine_scratch_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void engine_scratch_free(struct engine_scratch *s)
+{
+    if (s == NULL)
+        return;
+    hs_free_scratch(s->hs);
+    pcre2_match_data_free(s->md);
+    pcre2_match_context_free(s->mc[0]);
+    pcre2_match_context_free(s->mc[1]);
+    pcre2_jit_stack_free(s->jit);
+    free(s->cand);
+    free(s);
+}
+
+static int on_hs(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                 void *ctx)
+{
+    (void)from, (void)to, (void)flags;
+    struct engine_scratch *s = ctx;
+    if (s->n_cand < s->cap_cand)
+        s->cand[s->n_cand++] = id;
+    return 0;
+}
+
+/* Shell sort: no allocation, fine for the few candidates of a packet. */
+static void sort_u32(uint32_t *a, uint32_t n)
+{
+    for (uint32_t gap = n / 2; gap > 0; gap /= 2)
+        for (uint32_t i = gap; i < n; i++) {
+            uint32_t v = a[i], j = i;
+            for (; j >= gap && a[j - gap] > v; j -= gap)
+                a[j] = a[j - gap];
+            a[j] = v;
+        }
+}
+
+static void push(struct engine_scratch *s, const uint32_t *ids, uint32_t n)
+{
+    for (uint32_t i = 0; i < n && s->n_cand < s->cap_cand; i++)
+        s->cand[s->n_cand++] = ids[i];
+}
+
+/* The always-evaluated rules indexed under a's IPv4 address (host order). */
+static void index_hits(const struct aindex *ix, const uint8_t a[16], struct engine_scratch *s)
+{
+    uint32_t x = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+    if (ix->m == 0 || x < ix->bound[0])
+        return;
+    uint32_t lo = 0, hi = ix->m;        /* last k with bound[k] <= x */
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (ix->bound[mid] <= x)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    push(s, ix->ids + ix->off[lo], ix->off[lo + 1] - ix->off[lo]);
+}
+
+static void address_candidates(const struct egroup *g, struct engine_scratch *s,
+                               const struct engine_packet *p)
+{
+    if (p->ip_version == 6) {
+        push(s, g->v6, g->n_v6);
+        return;
+    }
+    index_hits(&g->ix[0], p->src_addr, s);
+    index_hits(&g->ix[1], p->dst_addr, s);
+}
+
+static void prefilter(const struct egroup *g, struct engine_scratch *s,
+                      const struct engine_packet *p)
+{
+    s->n_cand = 0;
+    address_candidates(g, s, p);
+    if (p->payload == NULL || p->payload_len == 0) {
+        sort_u32(s->cand, s->n_cand);
+        return;
+    }
+    const char *buf = (const char *)p->payload;
+    if (g->any)
+        hs_scan(g->any, buf, p->payload_len, 0, s->hs, on_hs, s);
+    bool ports = p->ip_proto == 6 || p->ip_proto == 17;
+    if (ports && g->port_map && g->port_map[p->dst_port])
+        hs_scan(g->port_dbs[g->port_map[p->dst_port] - 1], buf, p->payload_len, 0, s->hs,
+                on_hs, s);
+    sort_u32(s->cand, s->n_cand);
+}
+
+/* Evaluate one rule; returns true when the packet is passed (stop). */
+static bool eval(const struct engine *e, struct engine_scratch *s, uint32_t idx,
+                 const struct engine_packet *p, engine_match_fn fn, void *ctx, uint32_t *alerts)
+{
+    const struct erule *er = &e->rules[idx];
+    if (!engine_verify(e, er, p, s))
+        return false;
+    engine_apply_flowbits(er, p->flowbits);
+    if (er->r->action == RULE_ACTION_PASS)
+        return true;
+    if (!er->r->noalert) {
+        (*alerts)++;
+        if (fn)
+            fn(ctx, er->r);
+    }
+    return false;
+}
+
+uint32_t engine_scan(const struct engine *e, struct engine_scratch *s,
+                     const struct engine_packet *p, engine_match_fn fn, void *ctx)
+{
+    const struct egroup *g = &e->g[engine_group_of(p->ip_proto)];
+    prefilter(g, s, p);
+    uint32_t alerts = 0, i = 0, j = 0, last = UINT32_MAX;
+    while (i < s->n_cand || j < g->n_always) {
+        uint32_t idx;
+        if (j == g->n_always || (i < s->n_cand && s->cand[i] <= g->always[j]))
+            idx = s->cand[i++];
+        else
+            idx = g->always[j++];
+        if (idx == last)
+            continue;
+        last = idx;
+        if (eval(e, s, idx, p, fn, ctx, &alerts))
+            return 0;
+    }
+    return alerts;
+}

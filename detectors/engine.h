@@ -1,0 +1,118 @@
+/* engine.h - the matching engine: a ruleset compiled into Hyperscan
+ * prefilter databases plus PCRE2 regexes, and the per-packet scan that
+ * prefilters, verifies each candidate rule completely and reports matches.
+ *
+ * Build once (off the workers), then one scratch per worker. engine_scan()
+ * takes no lock and calls no malloc (one exception: a pcre PCRE2 could not
+ * JIT-compile gets its interpreter frames allocated once, then kept, in the
+ * scratch); an engine is read-only after build and may be shared by any
+ * number of workers, each with its own scratch. Payloads are matched as one
+ * packet (block mode): no stream reassembly here.
+ *
+ * Grouping: rules are split by transport (tcp, udp, icmp, other IP) and, for
+ * tcp/udp, by destination port: a rule whose destination ports are a small set
+ * (<= ENGINE_PORT_GROUP_MAX ports, not <>) lives in one database per port;
+ * the rest in the protocol's "any" database. A packet scans its protocol's
+ * "any" database and the database of its destination port. Rules without a
+ * usable fast pattern (header-only, only negated contents) are evaluated for
+ * every packet of their protocol(s); those with a specific source or
+ * destination (IP reputation lists) are looked up by address instead.
+ *
+ * Order (Suricata's): pass rules first - a matching pass rule ends the packet,
+ * no alert fires; then rules that set flowbits before rules that check them;
+ * then file order. Thresholds and detection_filter are the caller's. */
+#ifndef MAMORI_ENGINE_H
+#define MAMORI_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rule.h"
+#include "rule_parser.h"
+
+#define ENGINE_PORT_GROUP_MAX 32      /* max dst ports of a rule put in per-port databases */
+#define ENGINE_FLOWBITS_MAX   1024    /* distinct flowbit names per engine (128 bytes a flow);
+                                         a rule past it is dropped (ET Open uses 80) */
+#define ENGINE_ERRORS_KEPT    100     /* drop messages kept (the rest only counted) */
+#define ENGINE_PCRE_MATCH_LIMIT 3500  /* PCRE2 limits (Suricata's defaults); pcre 'O' lifts them */
+#define ENGINE_PCRE_DEPTH_LIMIT 1500
+#define ENGINE_JIT_STACK_MAX  (512 * 1024)  /* PCRE2 JIT stack per scratch */
+#define ENGINE_INSPECT_LIMIT  3000    /* element inspections per rule and packet (backtracking) */
+
+/* Per-flow flowbits: engine-assigned bit ids. Zero it when a flow starts.
+ * Ids are only meaningful for the engine that assigned them: after a rule
+ * reload, flows should start over from zero bits. */
+struct engine_flowbits {
+    uint64_t w[ENGINE_FLOWBITS_MAX / 64];
+};
+
+/* What the engine needs to know of one packet. */
+struct engine_packet {
+    uint8_t ip_version;          /* 4 or 6 */
+    uint8_t ip_proto;            /* IPPROTO_* of the innermost IP */
+    uint8_t src_addr[16];        /* IPv4 in the first 4 bytes, network order */
+    uint8_t dst_addr[16];
+    uint16_t src_port, dst_port; /* host order; taken as 0 unless tcp/udp/sctp (Suricata) */
+    uint8_t tcp_flags;
+    uint8_t ttl;
+    uint8_t icmp_type, icmp_code;
+    const uint8_t *payload;
+    uint32_t payload_len;
+    bool to_server;              /* the flow's direction of this packet */
+    bool established;            /* the flow has completed its handshake */
+    struct engine_flowbits *flowbits;  /* the flow's bits; NULL = no flow (flow:to_server,
+                                          established and every flowbits check fail) */
+};
+
+struct engine_stats {
+    uint32_t rules_in;        /* rules in the ruleset */
+    uint32_t rules_compiled;  /* rules in the engine */
+    uint32_t rules_dropped;   /* bad pcre, too many flowbit names (messages: engine_error) */
+    uint32_t rules_prefiltered;  /* with a fast pattern in a Hyperscan database */
+    uint32_t rules_always;    /* no fast pattern: evaluated for every packet of their
+                                 protocol(s), or (the indexed ones) of their addresses */
+    uint32_t rules_addr_indexed;  /* of those, found by source or destination address
+                                     (counted once per protocol group it is in) */
+    uint32_t always_plain;    /* rule-group entries checked on every packet of a group */
+    uint32_t hs_fallback;     /* fast patterns Hyperscan refused: evaluated always instead */
+    uint32_t pcres, pcres_jit;
+    uint32_t databases;       /* Hyperscan databases */
+    uint32_t patterns;        /* patterns over all databases */
+    size_t db_bytes;          /* hs_database_size over all databases */
+    uint32_t flowbit_names;
+    double compile_ms;        /* the whole engine_build */
+    double hs_compile_ms;     /* of which hs_compile_ext_multi */
+    uint32_t n_errors;        /* messages kept (drops, then Hyperscan fallbacks), at most
+                                 ENGINE_ERRORS_KEPT */
+};
+
+struct engine;
+struct engine_scratch;
+
+/* Called for each alerting rule that matched (not for pass or noalert rules). */
+typedef void (*engine_match_fn)(void *ctx, const struct rule *r);
+
+/* Compile `rs`. The engine points into the ruleset's rules: keep `rs` alive
+ * and unchanged until engine_free. Rules that cannot be compiled are dropped
+ * and counted ("file:line: pcre: reason"); NULL with `err` only when nothing
+ * can be built at all (out of memory, a Hyperscan failure). */
+struct engine *engine_build(const struct ruleset *rs, char *err, size_t errlen);
+void engine_free(struct engine *e);
+
+const struct engine_stats *engine_stats(const struct engine *e);
+/* Drop message i < stats.n_errors. */
+const char *engine_error(const struct engine *e, uint32_t i);
+/* The bit id of a flowbit name, or -1 (for tests and tools). */
+int engine_flowbit_id(const struct engine *e, const char *name);
+
+/* One per worker; NULL when out of memory or Hyperscan fails. */
+struct engine_scratch *engine_scratch_alloc(const struct engine *e);
+void engine_scratch_free(struct engine_scratch *s);
+
+/* Match one packet: applies flowbits of matching rules to pkt->flowbits and
+ * calls on_match for each alerting match. Returns the number of alerts. */
+uint32_t engine_scan(const struct engine *e, struct engine_scratch *s,
+                     const struct engine_packet *pkt, engine_match_fn on_match, void *ctx);
+
+#endif

@@ -1,0 +1,690 @@
+/* engine_build.c - ruleset -> engine: PCRE2 compiles, flowbit ids, the
+ * evaluation order, the protocol/port groups and their Hyperscan databases. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine_int.h"
+
+/* ---- small helpers ------------------------------------------------------- */
+
+struct u32vec { uint32_t n, cap; uint32_t *v; };
+
+static bool vec_push(struct u32vec *a, uint32_t x)
+{
+    if (a->n == a->cap) {
+        uint32_t cap = a->cap ? a->cap * 2 : 16;
+        uint32_t *v = realloc(a->v, cap * sizeof(*v));
+        if (v == NULL)
+            return false;
+        a->v = v, a->cap = cap;
+    }
+    a->v[a->n++] = x;
+    return true;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void add_error(struct engine *e, const char *fmt, ...)
+{
+    if (e->st.n_errors >= ENGINE_ERRORS_KEPT)
+        return;
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    char *s = strdup(buf);
+    if (s != NULL)
+        e->errors[e->st.n_errors++] = s;
+}
+
+/* ---- per rule: pcre and flowbits ----------------------------------------- */
+
+static uint32_t pcre_options(uint32_t f)
+{
+    uint32_t o = 0;
+    o |= (f & RULE_PCRE_CASELESS) ? PCRE2_CASELESS : 0;
+    o |= (f & RULE_PCRE_DOTALL) ? PCRE2_DOTALL : 0;
+    o |= (f & RULE_PCRE_MULTILINE) ? PCRE2_MULTILINE : 0;
+    o |= (f & RULE_PCRE_EXTENDED) ? PCRE2_EXTENDED : 0;
+    o |= (f & RULE_PCRE_ANCHORED) ? PCRE2_ANCHORED : 0;
+    o |= (f & RULE_PCRE_DOLLAR_ENDONLY) ? PCRE2_DOLLAR_ENDONLY : 0;
+    o |= (f & RULE_PCRE_UNGREEDY) ? PCRE2_UNGREEDY : 0;
+    return o;
+}
+
+static void free_erule(struct erule *er)
+{
+    if (er->pcre != NULL)
+        for (uint32_t i = 0; i < er->r->n_matches; i++)
+            pcre2_code_free(er->pcre[i]);
+    free(er->pcre);
+    for (uint32_t i = 0; i < er->n_fb; i++)
+        free(er->fb[i].ids);
+    free(er->fb);
+    memset(er, 0, sizeof(*er));
+}
+
+/* 0 ok, 1 dropped (message recorded), -1 out of memory */
+static int compile_pcres(struct engine *e, struct erule *er)
+{
+    const struct rule *r = er->r;
+    for (uint32_t i = 0; i < r->n_matches; i++) {
+        if (r->matches[i].type != RULE_MATCH_PCRE)
+            continue;
+        if (er->pcre == NULL && (er->pcre = calloc(r->n_matches, sizeof(*er->pcre))) == NULL)
+            return -1;
+        const struct rule_pcre *p = &r->matches[i].u.pcre;
+        int ec;
+        PCRE2_SIZE eo;
+        er->pcre[i] = pcre2_compile((PCRE2_SPTR)p->pattern, PCRE2_ZERO_TERMINATED,
+                                    pcre_options(p->flags), &ec, &eo, NULL);
+        if (er->pcre[i] == NULL) {
+            PCRE2_UCHAR msg[256];
+            pcre2_get_error_message(ec, msg, sizeof(msg));
+            add_error(e, "%s:%u: pcre: %s at offset %zu", r->file ? r->file : "(rule)",
+                      r->line, (char *)msg, (size_t)eo);
+            return 1;
+        }
+        e->st.pcres++;
+        if (pcre2_jit_compile(er->pcre[i], PCRE2_JIT_COMPLETE) == 0)
+            e->st.pcres_jit++;
+    }
+    return 0;
+}
+
+/* The bit id of `name`, assigning one; -1 when the table is full. */
+static int bit_id(struct engine *e, const char *name, bool assign)
+{
+    for (uint32_t i = 0; i < e->n_bits; i++)
+        if (strcmp(e->bit_names[i], name) == 0)
+            return (int)i;
+    if (!assign || e->n_bits == ENGINE_FLOWBITS_MAX)
+        return -1;
+    if (e->bit_names == NULL &&
+        (e->bit_names = calloc(ENGINE_FLOWBITS_MAX, sizeof(char *))) == NULL)
+        return -1;
+    if ((e->bit_names[e->n_bits] = strdup(name)) == NULL)
+        return -1;
+    return (int)e->n_bits++;
+}
+
+static int resolve_flowbits(struct engine *e, struct erule *er)
+{
+    const struct rule *r = er->r;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < r->n_flowbits; i++)
+        n += r->flowbits[i].n_names > 0;
+    if (n == 0)
+        return 0;
+    if ((er->fb = calloc(n, sizeof(*er->fb))) == NULL)
+        return -1;
+    for (uint32_t i = 0; i < r->n_flowbits; i++) {
+        const struct rule_flowbit *f = &r->flowbits[i];
+        if (f->n_names == 0)
+            continue;
+        struct eflowbit *ef = &er->fb[er->n_fb++];
+        *ef = (struct eflowbit){ .cmd = f->cmd, .any_of = f->any_of, .n = f->n_names };
+        if ((ef->ids = calloc(f->n_names, sizeof(uint16_t))) == NULL)
+            return -1;
+        for (uint32_t k = 0; k < f->n_names; k++) {
+            int id = bit_id(e, f->names[k], true);
+            if (id < 0) {
+                add_error(e, "%s:%u: flowbits: more than %d names", r->file ? r->file : "(rule)",
+                          r->line, ENGINE_FLOWBITS_MAX);
+                return 1;
+            }
+            ef->ids[k] = (uint16_t)id;
+        }
+        er->sets_bits |= f->cmd <= RULE_FLOWBIT_TOGGLE;
+    }
+    return 0;
+}
+
+/* ---- evaluation order ---------------------------------------------------- */
+
+static int order_class(const struct erule *er)
+{
+    bool checks = false;
+    for (uint32_t i = 0; i < er->n_fb; i++)
+        checks |= er->fb[i].cmd >= RULE_FLOWBIT_ISSET;
+    int fb = er->sets_bits ? (checks ? 1 : 0) : (checks ? 3 : 2);
+    return (er->r->action == RULE_ACTION_PASS ? 0 : 4) + fb;
+}
+
+static int cmp_erule(const void *a, const void *b)
+{
+    const struct erule *x = a, *y = b;
+    int cx = order_class(x), cy = order_class(y);
+    if (cx != cy)
+        return cx - cy;
+    return x->r < y->r ? -1 : x->r > y->r;
+}
+
+static int load_rules(struct engine *e, const struct ruleset *rs)
+{
+    if ((e->rules = calloc(rs->n_rules ? rs->n_rules : 1, sizeof(*e->rules))) == NULL)
+        return -1;
+    for (uint32_t i = 0; i < rs->n_rules; i++) {
+        struct erule *er = &e->rules[e->n_rules];
+        er->r = &rs->rules[i];
+        int rc = compile_pcres(e, er);
+        if (rc == 0)
+            rc = resolve_flowbits(e, er);
+        if (rc < 0)
+            return -1;
+        if (rc > 0) {
+            free_erule(er);
+            e->st.rules_dropped++;
+            continue;
+        }
+        e->n_rules++;
+    }
+    if (e->n_rules > 1)
+        qsort(e->rules, e->n_rules, sizeof(*e->rules), cmp_erule);
+    return 0;
+}
+
+/* ---- groups -------------------------------------------------------------- */
+
+/* The usable prefilter content of a rule, or NULL. */
+static const struct rule_content *fast_content(const struct rule *r)
+{
+    if (r->fast_pattern < 0)
+        return NULL;
+    const struct rule_content *c = &r->matches[r->fast_pattern].u.content;
+    return (c->flags & RULE_CONTENT_NEGATED) ? NULL : c;
+}
+
+static uint32_t port_count(const struct rule *r)
+{
+    if (r->dport.any || r->bidirectional)
+        return UINT32_MAX;
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < r->dport.n; i++)
+        n += (uint64_t)r->dport.r[i].hi - r->dport.r[i].lo + 1;
+    return n > ENGINE_PORT_GROUP_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
+struct pair { uint32_t port, rule; };
+
+struct gbuild {
+    struct u32vec any, always;
+    struct pair *pairs;
+    uint32_t n_pairs, cap_pairs;
+};
+
+static bool pair_push(struct gbuild *b, uint32_t port, uint32_t rule)
+{
+    if (b->n_pairs == b->cap_pairs) {
+        uint32_t cap = b->cap_pairs ? b->cap_pairs * 2 : 64;
+        struct pair *p = realloc(b->pairs, cap * sizeof(*p));
+        if (p == NULL)
+            return false;
+        b->pairs = p, b->cap_pairs = cap;
+    }
+    b->pairs[b->n_pairs++] = (struct pair){ port, rule };
+    return true;
+}
+
+static uint8_t group_mask(int g)
+{
+    static const uint8_t m[EG_COUNT] = {
+        RULE_PROTO_TCP, RULE_PROTO_UDP, RULE_PROTO_ICMP4 | RULE_PROTO_ICMP6,
+        RULE_PROTO_SCTP | RULE_PROTO_OTHER,
+    };
+    return m[g];
+}
+
+static bool place_rule(struct engine *e, struct gbuild *b, uint32_t idx)
+{
+    const struct rule *r = e->rules[idx].r;
+    bool fp = fast_content(r) != NULL;
+    uint32_t np = port_count(r);
+    e->st.rules_prefiltered += fp;
+    e->st.rules_always += !fp;
+    for (int g = 0; g < EG_COUNT; g++) {
+        if (!(r->proto.mask & group_mask(g)))
+            continue;
+        if (!fp) {
+            if (!vec_push(&b[g].always, idx))
+                return false;
+        } else if ((g == EG_TCP || g == EG_UDP) && np != UINT32_MAX) {
+            for (uint32_t i = 0; i < r->dport.n; i++)
+                for (uint32_t p = r->dport.r[i].lo; p <= r->dport.r[i].hi; p++)
+                    if (!pair_push(&b[g], p, idx))
+                        return false;
+        } else if (!vec_push(&b[g].any, idx)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- Hyperscan ------------------------------------------------------------ */
+
+struct hs_in {
+    uint32_t n;
+    char **expr;
+    unsigned *flags, *ids;
+    hs_expr_ext_t *ext;
+    const hs_expr_ext_t **extp;
+};
+
+/* "\xNN" per byte of the (chopped) fast pattern, with its flags and offsets. */
+static bool add_pattern(struct hs_in *in, const struct rule *r, uint32_t id)
+{
+    const struct rule_content *c = fast_content(r);
+    uint32_t off = 0, len = c->len;
+    if (c->flags & RULE_CONTENT_FP_CHOP)
+        off = c->fp_offset, len = c->fp_len;
+    char *s = malloc((size_t)len * 4 + 1);
+    if (s == NULL)
+        return false;
+    for (uint32_t i = 0; i < len; i++)
+        snprintf(s + 4 * i, 5, "\\x%02x", c->bytes[off + i]);
+    uint32_t k = in->n++;
+    in->expr[k] = s;
+    in->ids[k] = id;
+    in->flags[k] = HS_FLAG_SINGLEMATCH | ((c->flags & RULE_CONTENT_NOCASE) ? HS_FLAG_CASELESS : 0);
+    hs_expr_ext_t *x = &in->ext[k];
+    memset(x, 0, sizeof(*x));
+    in->extp[k] = NULL;
+    bool rel = c->flags & (RULE_CONTENT_DISTANCE | RULE_CONTENT_WITHIN);
+    bool vars = c->offset.var >= 0 || c->depth.var >= 0;
+    if (rel || vars)
+        return true;
+    bool has_off = (c->flags & RULE_CONTENT_OFFSET) && c->offset.value > 0;
+    uint64_t o = has_off ? (uint64_t)c->offset.value : 0;
+    uint64_t tail = c->len - off - len;
+    if (o > 0) {
+        x->flags |= HS_EXT_FLAG_MIN_OFFSET;
+        x->min_offset = o + off + len;
+    }
+    if (c->flags & RULE_CONTENT_DEPTH) {
+        x->flags |= HS_EXT_FLAG_MAX_OFFSET;
+        x->max_offset = o + (uint64_t)c->depth.value - tail;
+    } else if (c->flags & RULE_CONTENT_STARTSWITH) {
+        x->flags |= HS_EXT_FLAG_MAX_OFFSET;
+        x->max_offset = off + len;
+    }
+    if (x->flags)
+        in->extp[k] = x;
+    return true;
+}
+
+static void hs_in_free(struct hs_in *in)
+{
+    for (uint32_t i = 0; i < in->n; i++)
+        free(in->expr[i]);
+    free(in->expr), free(in->flags), free(in->ids), free(in->ext), free(in->extp);
+    memset(in, 0, sizeof(*in));
+}
+
+static void hs_in_remove(struct hs_in *in, uint32_t k)
+{
+    free(in->expr[k]);
+    in->n--;
+    in->expr[k] = in->expr[in->n], in->flags[k] = in->flags[in->n];
+    in->ids[k] = in->ids[in->n], in->ext[k] = in->ext[in->n];
+    in->extp[k] = in->extp[in->n] ? &in->ext[k] : NULL;
+}
+
+/* Compile the rules `ids` into one database; a pattern Hyperscan refuses
+ * moves its rule to `always`. -1: failure (err set). *db stays NULL when no
+ * pattern is left. */
+static int compile_db(struct engine *e, const uint32_t *ids, uint32_t n, hs_database_t **db,
+                      struct u32vec *always, char *err, size_t errlen)
+{
+    struct hs_in in = { 0 };
+    in.expr = calloc(n, sizeof(char *)), in.flags = calloc(n, sizeof(unsigned));
+    in.ids = calloc(n, sizeof(unsigned)), in.ext = calloc(n, sizeof(hs_expr_ext_t));
+    in.extp = calloc(n, sizeof(hs_expr_ext_t *));
+    int rc = (in.expr && in.flags && in.ids && in.ext && in.extp) ? 0 : -1;
+    for (uint32_t i = 0; rc == 0 && i < n; i++)
+        if (!add_pattern(&in, e->rules[ids[i]].r, ids[i]))
+            rc = -1;
+    while (rc == 0 && in.n > 0) {
+        hs_compile_error_t *ce = NULL;
+        double t0 = now_ms();
+        hs_error_t he = hs_compile_ext_multi((const char *const *)in.expr, in.flags, in.ids,
+                                             in.extp, in.n, HS_MODE_BLOCK, NULL, db, &ce);
+        e->st.hs_compile_ms += now_ms() - t0;
+        if (he == HS_SUCCESS)
+            break;
+        int bad = ce ? ce->expression : -1;
+        if (bad < 0 || (uint32_t)bad >= in.n) {
+            snprintf(err, errlen, "hs_compile_multi: %s", ce ? ce->message : "failed");
+            rc = -1;
+        } else {
+            const struct rule *r = e->rules[in.ids[bad]].r;
+            add_error(e, "%s:%u: fast pattern: %s (rule checked on every packet)",
+                      r->file ? r->file : "(rule)", r->line, ce->message);
+            e->st.hs_fallback++;
+            if (!vec_push(always, in.ids[bad]))
+                rc = -1;
+            hs_in_remove(&in, (uint32_t)bad);
+        }
+        hs_free_compile_error(ce);
+    }
+    if (rc == 0 && *db != NULL) {
+        size_t sz = 0;
+        hs_database_size(*db, &sz);
+        e->st.db_bytes += sz;
+        e->st.databases++;
+        e->st.patterns += in.n;
+    }
+    if (rc < 0 && err[0] == '\0')
+        snprintf(err, errlen, "out of memory");
+    hs_in_free(&in);
+    return rc;
+}
+
+static int cmp_pair(const void *a, const void *b)
+{
+    const struct pair *x = a, *y = b;
+    if (x->port != y->port)
+        return x->port < y->port ? -1 : 1;
+    return x->rule < y->rule ? -1 : x->rule > y->rule;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int build_port_dbs(struct engine *e, struct egroup *g, struct gbuild *b, char *err,
+                          size_t errlen)
+{
+    if (b->n_pairs == 0)
+        return 0;
+    qsort(b->pairs, b->n_pairs, sizeof(*b->pairs), cmp_pair);
+    if ((g->port_map = calloc(65536, sizeof(uint32_t))) == NULL ||
+        (g->port_dbs = calloc(65536, sizeof(hs_database_t *))) == NULL)
+        return -1;
+    uint32_t *ids = malloc(b->n_pairs * sizeof(uint32_t));
+    if (ids == NULL)
+        return -1;
+    for (uint32_t i = 0; i < b->n_pairs;) {
+        uint32_t port = b->pairs[i].port, n = 0;
+        for (; i < b->n_pairs && b->pairs[i].port == port; i++)
+            ids[n++] = b->pairs[i].rule;
+        hs_database_t *db = NULL;
+        if (compile_db(e, ids, n, &db, &b->always, err, errlen) < 0) {
+            free(ids);
+            return -1;
+        }
+        if (db != NULL) {
+            g->port_dbs[g->n_port_dbs++] = db;
+            g->port_map[port] = g->n_port_dbs;
+        }
+    }
+    free(ids);
+    return 0;
+}
+
+/* ---- address index of always-evaluated rules ------------------------------ */
+
+#define AINDEX_ENTRIES_MAX (8u * 1024 * 1024)
+
+/* The side (0 src, 1 dst) to index a rule by, or -1. */
+static int index_side(const struct rule *r)
+{
+    if (r->bidirectional)
+        return -1;
+    uint64_t cover[2];
+    const struct rule_addrs *a[2] = { &r->src, &r->dst };
+    for (int s = 0; s < 2; s++) {
+        cover[s] = UINT64_MAX;
+        if (a[s]->any)
+            continue;
+        cover[s] = 0;
+        for (uint32_t i = 0; i < a[s]->n4; i++)
+            cover[s] += (uint64_t)a[s]->v4[i].hi - a[s]->v4[i].lo + 1;
+    }
+    int s = cover[1] < cover[0];
+    return cover[s] <= (1u << 24) ? s : -1;
+}
+
+static const struct rule_addrs *side_addrs(const struct engine *e, uint32_t id, int side)
+{
+    return side ? &e->rules[id].r->dst : &e->rules[id].r->src;
+}
+
+static uint32_t bound_index(const uint32_t *b, uint32_t m, uint32_t x)
+{
+    uint32_t lo = 0, hi = m;      /* first k with b[k] >= x */
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (b[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The interval span [*k0, *k1) of a range. */
+static void span(const struct aindex *ix, const struct rule_v4_range *r, uint32_t *k0,
+                 uint32_t *k1)
+{
+    *k0 = bound_index(ix->bound, ix->m, r->lo);
+    *k1 = r->hi == UINT32_MAX ? ix->m : bound_index(ix->bound, ix->m, r->hi + 1);
+}
+
+static int fill_index(struct engine *e, struct aindex *ix, const struct u32vec *rules, int side)
+{
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < rules->n; i++) {
+        const struct rule_addrs *a = side_addrs(e, rules->v[i], side);
+        for (uint32_t j = 0; j < a->n4; j++) {
+            uint32_t k0, k1;
+            span(ix, &a->v4[j], &k0, &k1);
+            total += k1 - k0;
+        }
+    }
+    if (total > AINDEX_ENTRIES_MAX)
+        return 1;
+    if ((ix->off = calloc(ix->m + 1, sizeof(uint32_t))) == NULL ||
+        (ix->ids = malloc((total ? total : 1) * sizeof(uint32_t))) == NULL)
+        return -1;
+    for (int pass = 0; pass < 2; pass++) {      /* count, then place */
+        for (uint32_t i = 0; i < rules->n; i++) {
+            const struct rule_addrs *a = side_addrs(e, rules->v[i], side);
+            for (uint32_t j = 0; j < a->n4; j++) {
+                uint32_t k0, k1;
+                span(ix, &a->v4[j], &k0, &k1);
+                for (uint32_t k = k0; k < k1; k++) {
+                    if (pass == 0)
+                        ix->off[k + 1]++;
+                    else
+                        ix->ids[ix->off[k]++] = rules->v[i];
+                }
+            }
+        }
+        if (pass == 0)
+            for (uint32_t k = 0; k < ix->m; k++)
+                ix->off[k + 1] += ix->off[k];
+        else
+            for (uint32_t k = ix->m; k > 0; k--)      /* off[k] now ends k: shift back */
+                ix->off[k] = ix->off[k - 1];
+    }
+    ix->off[0] = 0;
+    return 0;
+}
+
+static void aindex_free(struct aindex *ix)
+{
+    free(ix->bound), free(ix->off), free(ix->ids);
+    memset(ix, 0, sizeof(*ix));
+}
+
+/* 0 built, 1 too big (rules stay plain), -1 out of memory */
+static int build_index(struct engine *e, struct aindex *ix, const struct u32vec *rules, int side)
+{
+    struct u32vec b = { 0 };
+    for (uint32_t i = 0; i < rules->n; i++) {
+        const struct rule_addrs *a = side_addrs(e, rules->v[i], side);
+        for (uint32_t j = 0; j < a->n4; j++)
+            if (!vec_push(&b, a->v4[j].lo) ||
+                (a->v4[j].hi != UINT32_MAX && !vec_push(&b, a->v4[j].hi + 1))) {
+                free(b.v);
+                return -1;
+            }
+    }
+    if (b.n > 1)
+        qsort(b.v, b.n, sizeof(uint32_t), cmp_u32);
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < b.n; i++)
+        if (m == 0 || b.v[m - 1] != b.v[i])
+            b.v[m++] = b.v[i];
+    ix->m = m, ix->bound = b.v;
+    int rc = fill_index(e, ix, rules, side);
+    if (rc != 0)
+        aindex_free(ix);
+    return rc;
+}
+
+/* Split a group's always list into plain, src-indexed and dst-indexed. */
+static int split_always(struct engine *e, struct egroup *g, struct u32vec *always)
+{
+    struct u32vec plain = { 0 }, side[2] = { { 0 }, { 0 } }, v6 = { 0 };
+    bool ok = true;
+    for (uint32_t i = 0; ok && i < always->n; i++) {
+        const struct rule *r = e->rules[always->v[i]].r;
+        int s = index_side(r);
+        ok = vec_push(s < 0 ? &plain : &side[s], always->v[i]);
+        if (ok && s >= 0 && (s ? r->dst.n6 : r->src.n6) > 0)
+            ok = vec_push(&v6, always->v[i]);
+    }
+    for (int s = 0; ok && s < 2; s++) {
+        int rc = side[s].n ? build_index(e, &g->ix[s], &side[s], s) : 0;
+        ok = rc >= 0;
+        for (uint32_t i = 0; ok && rc == 1 && i < side[s].n; i++)
+            ok = vec_push(&plain, side[s].v[i]);
+        if (rc == 0)
+            e->st.rules_addr_indexed += side[s].n;
+    }
+    if (ok && plain.n > 1)
+        qsort(plain.v, plain.n, sizeof(uint32_t), cmp_u32);
+    free(side[0].v), free(side[1].v);
+    g->always = plain.v, g->n_always = plain.n;
+    e->st.always_plain += plain.n;
+    g->v6 = v6.v, g->n_v6 = v6.n;
+    return ok ? 0 : -1;
+}
+
+static int build_group(struct engine *e, struct egroup *g, struct gbuild *b, char *err,
+                       size_t errlen)
+{
+    if (b->any.n && compile_db(e, b->any.v, b->any.n, &g->any, &b->always, err, errlen) < 0)
+        return -1;
+    if (build_port_dbs(e, g, b, err, errlen) < 0)
+        return -1;
+    if (b->always.n > 1)
+        qsort(b->always.v, b->always.n, sizeof(uint32_t), cmp_u32);
+    uint32_t n = 0;                      /* dedupe (fallbacks from several port dbs) */
+    for (uint32_t i = 0; i < b->always.n; i++)
+        if (n == 0 || b->always.v[n - 1] != b->always.v[i])
+            b->always.v[n++] = b->always.v[i];
+    b->always.n = n;
+    return split_always(e, g, &b->always);
+}
+
+static int build_groups(struct engine *e, char *err, size_t errlen)
+{
+    struct gbuild b[EG_COUNT] = { 0 };
+    int rc = 0;
+    for (uint32_t i = 0; rc == 0 && i < e->n_rules; i++)
+        if (!place_rule(e, b, i))
+            rc = -1;
+    for (int g = 0; rc == 0 && g < EG_COUNT; g++)
+        rc = build_group(e, &e->g[g], &b[g], err, errlen);
+    for (int g = 0; g < EG_COUNT; g++)
+        free(b[g].any.v), free(b[g].always.v), free(b[g].pairs);
+    return rc;
+}
+
+/* ---- public --------------------------------------------------------------- */
+
+struct engine *engine_build(const struct ruleset *rs, char *err, size_t errlen)
+{
+    double t0 = now_ms();
+    char dummy[8];
+    if (err == NULL)
+        err = dummy, errlen = sizeof(dummy);
+    err[0] = '\0';
+    struct engine *e = calloc(1, sizeof(*e));
+    if (e == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    e->st.rules_in = rs->n_rules;
+    e->mctx = pcre2_match_context_create(NULL);
+    int rc = e->mctx ? 0 : -1;
+    if (rc == 0) {
+        pcre2_set_match_limit(e->mctx, ENGINE_PCRE_MATCH_LIMIT);
+        pcre2_set_depth_limit(e->mctx, ENGINE_PCRE_DEPTH_LIMIT);
+        rc = load_rules(e, rs);
+    }
+    if (rc == 0)
+        rc = build_groups(e, err, errlen);
+    if (rc < 0) {
+        if (err[0] == '\0')
+            snprintf(err, errlen, "out of memory");
+        engine_free(e);
+        return NULL;
+    }
+    e->st.rules_compiled = e->n_rules;
+    e->st.flowbit_names = e->n_bits;
+    e->st.compile_ms = now_ms() - t0;
+    return e;
+}
+
+void engine_free(struct engine *e)
+{
+    if (e == NULL)
+        return;
+    for (uint32_t i = 0; i < e->n_rules; i++)
+        free_erule(&e->rules[i]);
+    free(e->rules);
+    for (int g = 0; g < EG_COUNT; g++) {
+        hs_free_database(e->g[g].any);
+        for (uint32_t i = 0; i < e->g[g].n_port_dbs; i++)
+            hs_free_database(e->g[g].port_dbs[i]);
+        free(e->g[g].port_dbs), free(e->g[g].port_map), free(e->g[g].always);
+        free(e->g[g].v6);
+        aindex_free(&e->g[g].ix[0]), aindex_free(&e->g[g].ix[1]);
+    }
+    pcre2_match_context_free(e->mctx);
+    for (uint32_t i = 0; i < e->n_bits; i++)
+        free(e->bit_names[i]);
+    free(e->bit_names);
+    for (uint32_t i = 0; i < e->st.n_errors; i++)
+        free(e->errors[i]);
+    free(e);
+}
+
+const struct engine_stats *engine_stats(const struct engine *e)
+{
+    return &e->st;
+}
+
+const char *engine_error(const struct engine *e, uint32_t i)
+{
+    return i < e->st.n_errors ? e->errors[i] : NULL;
+}
+
+int engine_flowbit_id(const struct engine *e, const char *name)
+{
+    return bit_id((struct engine *)e, name, false);
+}

@@ -1,0 +1,82 @@
+/* engine_int.h - the engine's internals, shared by engine.c (scratch, scan),
+ * engine_build.c and engine_verify.c. Not for use outside detectors/engine*. */
+#ifndef MAMORI_ENGINE_INT_H
+#define MAMORI_ENGINE_INT_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <hs.h>
+#include <pcre2.h>
+
+#include "engine.h"
+
+enum { EG_TCP, EG_UDP, EG_ICMP, EG_OTHER, EG_COUNT };
+
+/* One flowbits option, names resolved to bit ids. */
+struct eflowbit {
+    enum rule_flowbit_cmd cmd;
+    bool any_of;
+    uint32_t n;
+    uint16_t *ids;
+};
+
+/* One rule as the engine sees it. */
+struct erule {
+    const struct rule *r;
+    pcre2_code **pcre;          /* per match element (NULL for non-pcre), or NULL */
+    struct eflowbit *fb;
+    uint32_t n_fb;
+    bool sets_bits;             /* has set/unset/toggle */
+};
+
+/* Always-evaluated rules indexed by one side's IPv4 addresses: elementary
+ * intervals [bound[k], bound[k+1]) each list the rules covering them. */
+struct aindex {
+    uint32_t m;
+    uint32_t *bound;            /* m ascending interval starts */
+    uint32_t *off;              /* m + 1 offsets into ids */
+    uint32_t *ids;              /* erule indexes */
+};
+
+struct egroup {
+    hs_database_t *any;
+    uint32_t n_port_dbs;
+    hs_database_t **port_dbs;
+    uint32_t *port_map;         /* 65536 entries: 0 none, else port_dbs index + 1 */
+    uint32_t n_always;
+    uint32_t *always;           /* erule indexes, ascending: every packet */
+    struct aindex ix[2];        /* by source / destination IPv4 address */
+    uint32_t n_v6;
+    uint32_t *v6;               /* indexed rules whose indexed side has IPv6 ranges */
+};
+
+struct engine {
+    uint32_t n_rules;
+    struct erule *rules;        /* in evaluation order */
+    struct egroup g[EG_COUNT];
+    pcre2_match_context *mctx;  /* limited; copied into each scratch */
+    uint32_t n_bits;
+    char **bit_names;
+    char *errors[ENGINE_ERRORS_KEPT];
+    struct engine_stats st;
+};
+
+struct engine_scratch {
+    hs_scratch_t *hs;
+    pcre2_match_data *md;
+    pcre2_jit_stack *jit;       /* ENGINE_JIT_STACK_MAX, this worker's */
+    pcre2_match_context *mc[2]; /* limited (engine's limits), unlimited (pcre 'O'); with jit */
+    uint32_t n_cand, cap_cand;
+    uint32_t *cand;
+};
+
+/* The transport group of an IP protocol number. */
+int engine_group_of(uint8_t ip_proto);
+
+/* The whole rule against the packet (not its flowbit side effects). */
+bool engine_verify(const struct engine *e, const struct erule *er,
+                   const struct engine_packet *p, struct engine_scratch *s);
+
+/* Set/unset/toggle of a matched rule. */
+void engine_apply_flowbits(const struct erule *er, struct engine_flowbits *fb);
+
+#endif

@@ -1,0 +1,940 @@
+/* test_engine.c - the matching engine: rules parsed from text, scanned
+ * against hand-built packets; every content modifier, pcre, byte_*,
+ * isdataat, header matching, flow, flowbits, packet tests, pass, dropped
+ * pcre rules, and a build of every ET Open file ($MAMORI_DATA, default
+ * ../shared/data; skipped when absent). */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cunit_run.h"
+#include "engine.h"
+#include "engine_int.h"   /* the reference scan below walks every rule */
+
+/* ---- fixture ------------------------------------------------------------ */
+
+struct fx {
+    struct ruleset rs;
+    struct rule_vars *vars;
+    struct engine *e;
+    struct engine_scratch *s;
+    struct engine_flowbits fb;
+};
+
+static void fx_build(struct fx *f, const char *name, const char *rules)
+{
+    char err[512] = "";
+    memset(f, 0, sizeof(*f));
+    ruleset_init(&f->rs);
+    f->vars = rule_vars_new();
+    CU_ASSERT_FATAL(f->vars != NULL);
+    CU_ASSERT_EQUAL_FATAL(ruleset_load_string(&f->rs, name, rules, f->vars, NULL, err,
+                                              sizeof(err)), 0);
+    if (f->rs.failed || f->rs.skipped)
+        ruleset_print_summary(&f->rs, stderr, 5, 5);
+    CU_ASSERT_EQUAL(f->rs.failed, 0);
+    CU_ASSERT_EQUAL(f->rs.skipped, 0);
+    f->e = engine_build(&f->rs, err, sizeof(err));
+    if (f->e == NULL)
+        fprintf(stderr, "\n    engine_build: %s\n", err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f->e);
+    f->s = engine_scratch_alloc(f->e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f->s);
+}
+
+static void fx_free(struct fx *f)
+{
+    engine_scratch_free(f->s);
+    engine_free(f->e);
+    ruleset_free(&f->rs);
+    rule_vars_free(f->vars);
+}
+
+struct hits { uint32_t n; uint32_t sid[64]; };
+
+static void collect(void *ctx, const struct rule *r)
+{
+    struct hits *h = ctx;
+    if (h->n < 64)
+        h->sid[h->n++] = r->sid;
+}
+
+static struct hits scan(struct fx *f, const struct engine_packet *p)
+{
+    struct hits h = { 0 };
+    uint32_t n = engine_scan(f->e, f->s, p, collect, &h);
+    CU_ASSERT_EQUAL(n, h.n);
+    return h;
+}
+
+static bool has(const struct hits *h, uint32_t sid)
+{
+    for (uint32_t i = 0; i < h->n; i++)
+        if (h->sid[i] == sid)
+            return true;
+    return false;
+}
+
+static void set_addr(uint8_t *out, uint8_t *ver, const char *text)
+{
+    memset(out, 0, 16);
+    if (inet_pton(AF_INET, text, out) == 1) {
+        *ver = 4;
+    } else {
+        CU_ASSERT_EQUAL_FATAL(inet_pton(AF_INET6, text, out), 1);
+        *ver = 6;
+    }
+}
+
+/* A to_server, established packet of flow storage f->fb. */
+static struct engine_packet pkt(struct fx *f, uint8_t proto, const char *src, uint16_t sp,
+                                const char *dst, uint16_t dp, const void *data, uint32_t len)
+{
+    struct engine_packet p = {
+        .ip_proto = proto, .src_port = sp, .dst_port = dp, .ttl = 64,
+        .payload = data, .payload_len = len, .to_server = true, .established = true,
+        .flowbits = &f->fb,
+    };
+    set_addr(p.src_addr, &p.ip_version, src);
+    set_addr(p.dst_addr, &p.ip_version, dst);
+    return p;
+}
+
+static struct engine_packet tcp_str(struct fx *f, const char *payload)
+{
+    return pkt(f, 6, "10.1.2.3", 40000, "192.168.1.1", 80, payload, (uint32_t)strlen(payload));
+}
+
+/* The sids that fire for one TCP payload, as a fresh check per rule set. */
+#define EXPECT_SID(f, payload, sid, want)                                       \
+    do {                                                                        \
+        struct engine_packet p_ = tcp_str((f), (payload));                      \
+        struct hits h_ = scan((f), &p_);                                        \
+        if (has(&h_, (sid)) != (want))                                          \
+            fprintf(stderr, "\n    line %d: sid %u %s\n", __LINE__, (unsigned)(sid), \
+                    (want) ? "missing" : "unexpected");                         \
+        CU_ASSERT_EQUAL(has(&h_, (sid)), (want));                               \
+    } while (0)
+
+static const char *HTTP = "GET /index.html HTTP/1.1\r\nHost: example.com\r\n\r\n";
+
+/* ---- content ------------------------------------------------------------ */
+
+static void test_offset_depth(void)
+{
+    struct fx f;
+    fx_build(&f, "t.rules",
+             "alert tcp any any -> any any (content:\"index\"; offset:5; sid:1;)\n"
+             "alert tcp any any -> any any (content:\"index\"; offset:6; sid:2;)\n"
+             "alert tcp any any -> any any (content:\"GET\"; depth:3; sid:3;)\n"
+             "alert tcp any any -> any any (content:\"index\"; depth:9; sid:4;)\n"
+             "alert tcp any any -> any any (content:\"index\"; depth:10; sid:5;)\n"
+             "alert tcp any any -> any any (content:\"index\"; offset:5; depth:5; sid:6;)\n"
+             "alert tcp any any -> any any (content:\"index\"; offset:4; depth:5; sid:7;)\n");
+    EXPECT_SID(&f, HTTP, 1, true);
+    EXPECT_SID(&f, HTTP, 2, false);
+    EXPECT_SID(&f, HTTP, 3, true);
+    EXPECT_SID(&f, HTTP, 4, false);
+    EXPECT_SID(&f, HTTP, 5, true);
+    EXPECT_SID(&f, HTTP, 6, true);
+    EXPECT_SID(&f, HTTP, 7, false);
+    EXPECT_SID(&f, " GET", 3, false);
+    fx_free(&f);
+}
+
+static void test_distance_within(void)
+{
+    struct fx f;
+    fx_build(&f, "t.rules",
+             "alert tcp any any -> any any (content:\"GET\"; content:\"index\"; distance:2; "
+             "within:7; sid:1;)\n"
+             "alert tcp any any -> any any (content:\"GET\"; content:\"index\"; distance:3; "
+             "sid:2;)\n"
+             "alert tcp any any -> any any (content:\"GET\"; content:\"index\"; within:7; sid:3;)\n"
+             "alert tcp any any -> any any (content:\"GET\"; content:\"index\"; within:6; sid:4;)\n"
+             "alert tcp any any -> any any (content:\"Host\"; content:\"GET\"; distance:-30; "
+             "sid:5;)\n");
+    EXPECT_SID(&f, HTTP, 1, true);
+    EXPECT_SID(&f, HTTP, 2, false);
+    EXPECT_SID(&f, HTTP, 3, true);
+    EXPECT_SID(&f, HTTP, 4, false);
+    EXPECT_SID(&f, HTTP, 5, true);
+    fx_free(&f);
+}
+
+static void test_nocase_negation_hex(void)
+{
+    struct fx f;
+    fx_build(&f, "t.rules",
+             "alert tcp any any -> any any (content:\"get /INDEX\"; nocase; sid:1;)\n"
+             "alert tcp any any -> any any (content:\"get /INDEX\"; sid:2;)\n"
+             "alert tcp any any -> any any (content:\"GET\"; content:!\"POST\"; sid:3;)\n"
+             "alert tcp any any -> any any (content:\"GET\"; content:!\"HTTP\"; sid:4;)\n"
+             "alert tcp any any -> any any (content:\"|47 45 54 20|/in\"; sid:5;)\n"
+             "alert tcp any any -> any any (content:!\"POST\"; sid:6;)\n"
+             "alert tcp any any -> any any (content:\"GET\"; content:!\"Host\"; distance:0; "
+             "within:10; sid:7;)\n");
+    EXPECT_SID(&f, HTTP, 1, true);
+    EXPECT_SID(&f, HTTP, 2, false);
+    EXPECT_SID(&f, HTTP, 3, true);
+    EXPECT_SID(&f, HTTP, 4, false);
+    EXPECT_SID(&f, HTTP, 5, true);
+    EXPECT_SID(&f, HTTP, 6, true);
+    EXPECT_SID(&f, "POST /", 6, false);
+    EXPECT_SID(&f, HTTP, 7, true);
+    EXPECT_SID(&f, "GET Host", 7, false);
+    fx_free(&f);
+}
+
+static void test_backtracking(void)
+{
+    struct fx f;
+    fx_build(&f, "t.rules",
+             "alert tcp any any -> any any (content:\"a\"; content:\"c\"; distance:1; within:2; "
+             "sid:1;)\n"
+             "alert tcp any any -> any any (content:\"a\"; content:\"b\"; distance:0; within:1; "
+             "content:\"c\"; distance:0; within:1; sid:2;)\n"
+             "alert tcp any any -> any any (content:\"a\"; pcre:\"/^b+c/R\"; sid:3;)\n");
+    EXPECT_SID(&f, "a1b a2b a3c", 1, true);
+    EXPECT_SID(&f, "a1b a2b a3d", 1, false);
+    EXPECT_SID(&f, "ab..abxabc", 2, true);
+    EXPECT_SID(&f, "ab..abxab.c", 2, false);
+    EXPECT_SID(&f, "axab abbbc", 3, true);
+    EXPECT_SID(&f, "axab abbbd", 3, false);
+    fx_free(&f);
+}
+
+static void test_startswith_endswith(void)
+{
+    struct fx f;
+    fx_build(&f, "t.rules",
+             "alert tcp any any -> any any (content:\"GET\"; startswith; sid:1;)\n"
+             "alert tcp any any -> any any (content:\"index\"; startswith; sid:2;)\n"
+             "alert tcp any any -> any any (content:\"|0d 0a 0d 0a|\"; endswith; sid:3;)\n"
+             "alert tcp any any -> any any (content:\"Host\"; endswith; sid:4;)\n");
+    EXPECT_SID(&f, HTTP, 1, true);
+    EXPECT_SID(&f, " GET", 1, false);
+    EXPECT_SID(&f, HTTP, 2, false);
+    EXPECT_SID(&f, HTTP, 3, true);
+    EXPECT_SID(&f, "x\r\n\r\nx", 3, false);
+    EXPECT_SID(&f, HTTP, 4, false);
+    EXPECT_SID(&f, "a Host", 4, true);
+    fx_free(&f);
+}
+
+static void test_fast_pattern_chop(void)
+{
+    struct fx f;
+    fx_build(&f, "t.rules",
+             "alert tcp any any -> any any (content:\"verylongpattern\"; fast_pattern:4,4; "
+             "sid:1;)\n"
+             "alert tcp any any -> any any (content:\"abc\"; offset:4; depth:3; sid:2;)\n");
+    EXPECT_SID(&f, "xx verylongpattern", 1, true);
+    EXPECT_SID(&f, "xx long", 1, false);
+    EXPECT_SID(&f, "xxxxabc", 2, true);
+    EXPECT_SID(&f, "xxxabcx", 2, false);
+    EXPECT_SID(&f, "xxxxxabc", 2, false);
+    fx_free(&f);
+}
+
+/* ---- pcre, isdataat, byte_* ---------------------------------------------- */
+
+static void test_pcre(void)
+{
+    struct fx f;
+    fx_build(&f, "t.rules",
+             "alert tcp any any -> any any (pcre:\"/^get\\s+\\/index/i\"; sid:1;)\n"
+             "alert tcp any any -> any any (pcre:\"/^get\\s+\\/index/\"; sid:2;)\n"
+             "alert tcp any any -> any any (content:\"Host: \"; pcre:\"/^example\\.com/R\"; "
+             "sid:3;)\n"
+             "alert tcp any any -> any any (content:\"Host: \"; pcre:\"/^GET/R\"; sid:4;)\n"
+             "alert tcp any any -> any any (content:\"GET\"; pcre:!\"/POST/\"; sid:5;)\n"
+             "alert tcp any any -> any any (content:\"Host\"; pcre:\"/1\\r$/m\"; sid:6;)\n"
+             "alert tcp any any -> any any (content:\"GET\"; pcre:\"/index.html.HTTP/s\"; "
+             "sid:7;)\n"
+             "alert tcp any any -> any any (content:\"GET\"; pcre:\"/HTTP/A\"; sid:8;)\n");
+    EXPECT_SID(&f, HTTP, 1, true);
+    EXPECT_SID(&f, HTTP, 2, false);
+    EXPECT_SID(&f, HTTP, 3, true);
+    EXPECT_SID(&f, HTTP, 4, false);
+    EXPECT_SID(&f, HTTP, 5, true);
+    EXPECT_SID(&f, HTTP, 6, true);
+    EXPECT_SID(&f, HTTP, 7, true);
+    EXPECT_SID(&f, HTTP, 8, false);
+    fx_free(&f);
+
+    fx_build(&f, "t.rules",
+             "alert tcp any any -> any any (content:\"abc\"; pcre:\"/abc$/E\"; sid:1;)\n"
+             "alert tcp any any -> any any (content:\"abc\"; pcre:\"/abc$/\"; sid:2;)\n"
+             "alert tcp any any -> any any (content:\"abc\"; pcre:\"/a b c # comment/x\"; "
+             "sid:3;)\n"
+             "alert tcp any any -> any any (content:\"xA\"; pcre:\"/x.+y/G\"; content:\"Z\"; "
+             "distance:0; within:1; sid:4;)\n"
+             "alert tcp any any -> any any (content:\"xA\"; pcre:\"/x.+y/\"; content:\"Z\"; "
+             "distance:0; within:1; sid:5;)\n");
+    EXPECT_SID(&f, "abc\n", 1, false);
+    EXPECT_SID(&f, "abc\n", 2, true);
+    EXPECT_SID(&f, "abc", 1, true);
+    EXPECT_SID(&f, "abc", 3, true);
+    EXPECT_SID(&f, "xAyZzzy", 4, true);
+    EXPECT_SID(&f, "xAyZzzy", 5, false);
+    fx_free(&f);
+}
+
+static void test_isdataat(void)
+{
+    struct fx f;
+    fx_build(&f, "t.rules",
+             "alert tcp any any -> any any (content:\"HTTP/1.1\"; isdataat:4,relative; sid:1;)\n"
+             "alert tcp any any -> any any (content:\"|0d 0a 0d 0a|\"; isdataat:!1,relative; "
+             "sid:2;)\n"
+             "alert tcp any any -> any any (content:\"GET\"; isdataat:100; sid:3;)\n"
+             "alert tcp any any -> any any (content:\"GET\"; isdataat:!100; sid:4;)\n");
+    EXPECT_SID(&f, HTTP, 1, true);
+    EXPECT_SID(&f, HTTP, 2, true);
+    EXPECT_SID(&f, HTTP, 3, false);
+    EXPECT_SID(&f, HTTP, 4, true);
+    fx_free(&f);
+}
+
+static void test_byte_ops(void)
+{
+    static const uint8_t bin[] = { 0x00, 0x05, 'h', 'e', 'l', 'l', 'o', 0x00, 0x02, 'h', 'i' };
+    struct fx f;
+    fx_build(&f, "t.rules",
+             "alert tcp any any -> any any (content:\"hello\"; byte_test:2,=,5,0; sid:1;)\n"
+             "alert tcp any any -> any any (content:\"hello\"; byte_test:2,>,5,0; sid:2;)\n"
+             "alert tcp any any -> any any (content:\"hello\"; byte_test:2,=,1280,0,little; "
+             "sid:3;)\n"
+             "alert tcp any any -> any any (content:\"hello\"; byte_jump:2,0; "
+             "content:\"|00 02|\"; within:2; sid:4;)\n"
+             "alert tcp any any -> any any (content:\"hello\"; byte_jump:2,0; "
+             "content:\"hi\"; within:2; sid:5;)\n"
+             "alert tcp any any -> any any (byte_extract:2,0,len; content:\"hello\"; distance:0; "
+             "within:len; sid:6;)\n"
+             "alert tcp any any -> any any (content:\"hello\"; byte_extract:2,0,n,relative; "
+             "byte_test:2,=,n,7; isdataat:n,relative; sid:7;)\n"
+             "alert tcp any any -> any any (content:\"hello\"; byte_test:1,&,4,1; sid:8;)\n"
+             "alert tcp any any -> any any (content:\"hello\"; byte_test:1,!=,5,1; sid:9;)\n");
+    struct engine_packet p = pkt(&f, 6, "10.0.0.1", 1, "10.0.0.2", 2, bin, sizeof(bin));
+    struct hits h = scan(&f, &p);
+    CU_ASSERT(has(&h, 1));
+    CU_ASSERT(!has(&h, 2));
+    CU_ASSERT(has(&h, 3));
+    CU_ASSERT(has(&h, 4));
+    CU_ASSERT(!has(&h, 5));
+    CU_ASSERT(has(&h, 6));
+    CU_ASSERT(has(&h, 7));
+    CU_ASSERT(has(&h, 8));
+    CU_ASSERT(!has(&h, 9));
+    fx_free(&f);
+
+    fx_build(&f, "t.rules",
+             "alert tcp any any -> any any (content:\"LEN=\"; byte_test:2,=,42,0,relative,"
+             "string,dec; sid:1;)\n"
+             "alert tcp any any -> any any (content:\"LEN=\"; byte_test:2,=,0x42,0,relative,"
+             "string,hex; sid:2;)\n"
+             "alert tcp any any -> any any (content:\"LEN=\"; byte_jump:2,0,relative,string,dec; "
+             "content:\"END\"; within:3; sid:3;)\n"
+             "alert tcp any any -> any any (content:\"L\"; byte_extract:1,0,n,relative,string,dec; "
+             "content:\"Z\"; offset:n; depth:1; sid:4;)\n");
+    EXPECT_SID(&f, "LEN=42;" "0123456789" "0123456789" "0123456789" "0123456789" "1END", 1, true);
+    EXPECT_SID(&f, "LEN=42;", 2, true);
+    EXPECT_SID(&f, "LEN=05abcdeEND", 3, true);
+    EXPECT_SID(&f, "LEN=04abcdeEND", 3, false);
+    EXPECT_SID(&f, "L9xL5Zxxxx", 4, true);      /* the variable's miss retries "L" */
+    EXPECT_SID(&f, "L9xL4Zxxxx", 4, false);
+    fx_free(&f);
+}
+
+/* ---- header, flow, packet tests ------------------------------------------- */
+
+static bool hit_pkt(struct fx *f, const struct engine_packet *p, uint32_t sid)
+{
+    struct hits h = scan(f, p);
+    return has(&h, sid);
+}
+
+static void test_header(void)
+{
+    struct fx f;
+    fx_build(&f, "t.rules",
+             "alert tcp 10.0.0.0/8 any -> 192.168.1.1 80 (sid:1;)\n"
+             "alert tcp !10.0.0.0/8 any -> any any (sid:2;)\n"
+             "alert tcp 192.168.1.1 80 <> 10.0.0.0/8 any (sid:3;)\n"
+             "alert tcp 192.168.1.1 80 -> 10.0.0.0/8 any (sid:4;)\n"
+             "alert tcp any any -> any [443,1000:2000] (sid:5;)\n"
+             "alert tcp 2001:db8::/32 any -> any any (sid:6;)\n"
+             "alert tcp any any -> any 80 (content:\"GET\"; sid:7;)\n"
+             "alert tcp any any -> any any (content:\"GET\"; sid:8;)\n"
+             "alert udp any any -> any 53 (sid:9;)\n"
+             "alert ip any any -> 192.168.1.1 any (sid:10;)\n"
+             "alert tcp any any -> any !80 (content:\"GET\"; sid:11;)\n");
+    const char *g = "GET /";
+    struct engine_packet p = pkt(&f, 6, "10.1.2.3", 1234, "192.168.1.1", 80, g, 5);
+    CU_ASSERT(hit_pkt(&f, &p, 1));
+    CU_ASSERT(!hit_pkt(&f, &p, 2));
+    CU_ASSERT(hit_pkt(&f, &p, 3));
+    CU_ASSERT(!hit_pkt(&f, &p, 4));
+    CU_ASSERT(!hit_pkt(&f, &p, 5));
+    CU_ASSERT(hit_pkt(&f, &p, 7));
+    CU_ASSERT(hit_pkt(&f, &p, 8));
+    CU_ASSERT(hit_pkt(&f, &p, 10));
+    CU_ASSERT(!hit_pkt(&f, &p, 11));
+    p.dst_port = 1500;
+    CU_ASSERT(!hit_pkt(&f, &p, 1));
+    CU_ASSERT(hit_pkt(&f, &p, 5));
+    CU_ASSERT(!hit_pkt(&f, &p, 7));
+    CU_ASSERT(hit_pkt(&f, &p, 8));
+    CU_ASSERT(hit_pkt(&f, &p, 11));
+    struct engine_packet r = pkt(&f, 6, "192.168.1.1", 80, "10.9.9.9", 5555, g, 5);
+    CU_ASSERT(hit_pkt(&f, &r, 3));
+    CU_ASSERT(hit_pkt(&f, &r, 4));
+    CU_ASSERT(hit_pkt(&f, &r, 2));
+    struct engine_packet v6 = pkt(&f, 6, "2001:db8::1", 1, "2001:db9::1", 2, g, 5);
+    CU_ASSERT(hit_pkt(&f, &v6, 6));
+    CU_ASSERT(!hit_pkt(&f, &v6, 1));
+    struct engine_packet u = pkt(&f, 17, "10.1.2.3", 999, "8.8.8.8", 53, NULL, 0);
+    CU_ASSERT(hit_pkt(&f, &u, 9));
+    u.ip_proto = 6;
+    CU_ASSERT(!hit_pkt(&f, &u, 9));
+    fx_free(&f);
+}
+
+static void test_flow(void)
+{
+    struct fx f;
+    fx_build(&f, "t.rules",
+             "alert tcp any any -> any any (flow:to_server,established; content:\"GET\"; sid:1;)\n"
+             "alert tcp any any -> any any (flow:to_client; content:\"GET\"; sid:2;)\n"
+             "alert tcp any any -> any any (flow:not_established; content:\"GET\"; sid:3;)\n");
+    struct engine_packet p = tcp_str(&f, HTTP);
+    CU_ASSERT(hit_pkt(&f, &p, 1));
+    CU_ASSERT(!hit_pkt(&f, &p, 2));
+    CU_ASSERT(!hit_pkt(&f, &p, 3));
+    p.to_server = false;
+    CU_ASSERT(!hit_pkt(&f, &p, 1));
+    CU_ASSERT(hit_pkt(&f, &p, 2));
+    p.to_server = true, p.established = false;
+    CU_ASSERT(!hit_pkt(&f, &p, 1));
+    CU_ASSERT(hit_pkt(&f, &p, 3));
+    p.flowbits = NULL, p.established = true;
+    CU_ASSERT(!hit_pkt(&f, &p, 1));
+    fx_free(&f);
+}
+
+static void test_flowbits(void)
+{
+    struct fx f;
+    fx_build(&f, "t.rules",
+             "alert tcp any any -> any any (content:\"login\"; flowbits:set,logged; "
+             "flowbits:noalert; sid:1;)\n"
+             "alert tcp any any -> any any (content:\"secret\"; flowbits:isset,logged; sid:2;)\n"
+             "alert tcp any any -> any any (content:\"secret\"; flowbits:isnotset,logged; "
+             "sid:3;)\n"
+             "alert tcp any any -> any any (content:\"logout\"; flowbits:unset,logged; sid:4;)\n");
+    CU_ASSERT(engine_flowbit_id(f.e, "logged") >= 0);
+    CU_ASSERT_EQUAL(engine_flowbit_id(f.e, "nope"), -1);
+    struct engine_packet a = tcp_str(&f, "user login ok");
+    struct hits h = scan(&f, &a);
+    CU_ASSERT_EQUAL(h.n, 0);                         /* noalert */
+    struct engine_packet b = tcp_str(&f, "the secret");
+    CU_ASSERT(hit_pkt(&f, &b, 2));
+    CU_ASSERT(!hit_pkt(&f, &b, 3));
+    struct engine_packet c = tcp_str(&f, "logout");
+    CU_ASSERT(hit_pkt(&f, &c, 4));
+    CU_ASSERT(!hit_pkt(&f, &b, 2));
+    CU_ASSERT(hit_pkt(&f, &b, 3));
+    /* a setter runs before a checker in the same packet */
+    memset(&f.fb, 0, sizeof(f.fb));
+    struct engine_packet d = tcp_str(&f, "login secret");
+    CU_ASSERT(hit_pkt(&f, &d, 2));
+    /* another flow */
+    struct engine_flowbits other = { 0 };
+    b.flowbits = &other;
+    CU_ASSERT(hit_pkt(&f, &b, 3));
+    CU_ASSERT(!hit_pkt(&f, &b, 2));
+    fx_free(&f);
+}
+
+static void test_flowbits_groups_and_limit(void)
+{
+    struct fx f;
+    fx_build(&f, "t.rules",
+             "alert tcp any any -> any any (content:\"one\"; flowbits:set,a; flowbits:noalert; "
+             "sid:1;)\n"
+             "alert tcp any any -> any any (content:\"two\"; flowbits:toggle,b; flowbits:noalert; "
+             "sid:2;)\n"
+             "alert tcp any any -> any any (content:\"chk\"; flowbits:isset,a|b; sid:3;)\n"
+             "alert tcp any any -> any any (content:\"chk\"; flowbits:isset,a&b; sid:4;)\n"
+             "alert tcp any any -> any any (content:\"chk\"; flowbits:isnotset,a&b; sid:5;)\n");
+    EXPECT_SID(&f, "chk", 3, false);
+    EXPECT_SID(&f, "chk", 5, true);
+    EXPECT_SID(&f, "two", 2, false);              /* noalert; b toggled on */
+    EXPECT_SID(&f, "chk", 3, true);
+    EXPECT_SID(&f, "chk", 4, false);
+    EXPECT_SID(&f, "chk", 5, false);
+    EXPECT_SID(&f, "one", 1, false);
+    EXPECT_SID(&f, "chk", 4, true);
+    EXPECT_SID(&f, "two", 2, false);              /* b toggled off */
+    EXPECT_SID(&f, "chk", 4, false);
+    EXPECT_SID(&f, "chk", 3, true);
+    fx_free(&f);
+
+    size_t cap = (ENGINE_FLOWBITS_MAX + 2) * 96;
+    char *text = malloc(cap), *w = text;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    for (int i = 0; i < ENGINE_FLOWBITS_MAX + 1; i++)
+        w += sprintf(w, "alert tcp any any -> any any (content:\"x\"; flowbits:set,bit%d; "
+                     "sid:%d;)\n", i, i + 1);
+    fx_build(&f, "many.rules", text);
+    free(text);
+    const struct engine_stats *st = engine_stats(f.e);
+    CU_ASSERT_EQUAL(st->rules_dropped, 1);
+    CU_ASSERT_EQUAL(st->flowbit_names, ENGINE_FLOWBITS_MAX);
+    CU_ASSERT_PTR_NOT_NULL(strstr(engine_error(f.e, 0), "flowbits: more than"));
+    fx_free(&f);
+}
+
+static void test_packet_tests(void)
+{
+    struct fx f;
+    fx_build(&f, "t.rules",
+             "alert tcp any any -> any any (dsize:>10; sid:1;)\n"
+             "alert tcp any any -> any any (flags:S; sid:2;)\n"
+             "alert tcp any any -> any any (flags:A+; sid:3;)\n"
+             "alert icmp any any -> any any (itype:8; icode:0; sid:4;)\n"
+             "alert ip any any -> any any (ttl:<5; sid:5;)\n"
+             "alert ip any any -> any any (ip_proto:17; sid:6;)\n"
+             "alert icmp any any -> any any (itype:0; sid:7;)\n"
+             "alert ip any any -> any 53 (sid:8;)\n");
+    struct engine_packet p = pkt(&f, 6, "1.1.1.1", 1, "2.2.2.2", 2, "0123456789ab", 12);
+    p.tcp_flags = RULE_TCP_SYN;
+    CU_ASSERT(hit_pkt(&f, &p, 1));
+    CU_ASSERT(hit_pkt(&f, &p, 2));
+    CU_ASSERT(!hit_pkt(&f, &p, 3));
+    CU_ASSERT(!hit_pkt(&f, &p, 5));
+    p.tcp_flags = RULE_TCP_SYN | RULE_TCP_ACK, p.payload_len = 10, p.ttl = 3;
+    CU_ASSERT(!hit_pkt(&f, &p, 1));
+    CU_ASSERT(!hit_pkt(&f, &p, 2));
+    CU_ASSERT(hit_pkt(&f, &p, 3));
+    CU_ASSERT(hit_pkt(&f, &p, 5));
+    CU_ASSERT(!hit_pkt(&f, &p, 6));
+    struct engine_packet i = pkt(&f, 1, "1.1.1.1", 0, "2.2.2.2", 0, NULL, 0);
+    i.icmp_type = 8;
+    CU_ASSERT(hit_pkt(&f, &i, 4));
+    CU_ASSERT(!hit_pkt(&f, &i, 7));
+    CU_ASSERT(!hit_pkt(&f, &i, 2));
+    i.dst_port = 53;                                 /* no ports in ICMP: port 0 */
+    CU_ASSERT(!hit_pkt(&f, &i, 8));
+    struct engine_packet u = pkt(&f, 17, "1.1.1.1", 5, "2.2.2.2", 53, NULL, 0);
+    CU_ASSERT(hit_pkt(&f, &u, 6));
+    CU_ASSERT(hit_pkt(&f, &u, 8));
+    fx_free(&f);
+}
+
+static void test_pass(void)
+{
+    struct fx f;
+    fx_build(&f, "t.rules",
+             "alert tcp any any -> any any (content:\"GET\"; sid:2;)\n"
+             "alert tcp any any -> any any (sid:3;)\n"
+             "pass tcp 10.0.0.1 any -> any any (sid:1;)\n"
+             "pass tcp any any -> any any (content:\"trusted\"; sid:4;)\n");
+    struct engine_packet p = pkt(&f, 6, "10.0.0.1", 1, "10.0.0.9", 80, "GET /", 5);
+    struct hits h = scan(&f, &p);
+    CU_ASSERT_EQUAL(h.n, 0);
+    set_addr(p.src_addr, &p.ip_version, "10.0.0.2");
+    h = scan(&f, &p);
+    CU_ASSERT_EQUAL(h.n, 2);
+    CU_ASSERT(has(&h, 2) && has(&h, 3));
+    p.payload = (const uint8_t *)"GET trusted", p.payload_len = 11;
+    h = scan(&f, &p);
+    CU_ASSERT_EQUAL(h.n, 0);
+    fx_free(&f);
+}
+
+static void test_bad_pcre_dropped(void)
+{
+    struct fx f;
+    fx_build(&f, "bad.rules",
+             "alert tcp any any -> any any (content:\"GET\"; sid:1;)\n"
+             "alert tcp any any -> any any (content:\"GET\"; pcre:\"/(unclosed/\"; sid:2;)\n");
+    const struct engine_stats *st = engine_stats(f.e);
+    CU_ASSERT_EQUAL(st->rules_in, 2);
+    CU_ASSERT_EQUAL(st->rules_compiled, 1);
+    CU_ASSERT_EQUAL(st->rules_dropped, 1);
+    CU_ASSERT_EQUAL(st->n_errors, 1);
+    const char *msg = engine_error(f.e, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(msg);
+    CU_ASSERT_EQUAL(strncmp(msg, "bad.rules:2: pcre: ", 19), 0);
+    EXPECT_SID(&f, HTTP, 1, true);
+    EXPECT_SID(&f, HTTP, 2, false);
+    fx_free(&f);
+}
+
+static void test_stats(void)
+{
+    struct fx f;
+    fx_build(&f, "t.rules",
+             "alert tcp any any -> any 80 (content:\"GET\"; sid:1;)\n"
+             "alert tcp any any -> any any (content:\"POST\"; sid:2;)\n"
+             "alert udp any any -> any any (sid:3;)\n"
+             "alert ip any any -> any any (content:\"x\"; pcre:\"/x/\"; sid:4;)\n"
+             "alert ip [1.2.3.4,5.6.7.0/24,2001:db8::1] any -> $HOME_NET any (sid:5;)\n"
+             "alert ip $HOME_NET any -> [9.9.9.0/24,!9.9.9.9] any (sid:6;)\n");
+    const struct engine_stats *st = engine_stats(f.e);
+    CU_ASSERT_EQUAL(st->rules_addr_indexed, 8);      /* sids 5, 6 in each of 4 groups */
+    struct engine_packet p = pkt(&f, 6, "5.6.7.200", 1, "192.168.0.1", 2, NULL, 0);
+    CU_ASSERT(hit_pkt(&f, &p, 5));
+    CU_ASSERT(!hit_pkt(&f, &p, 6));
+    p = pkt(&f, 1, "192.168.0.1", 0, "9.9.9.8", 0, NULL, 0);
+    CU_ASSERT(hit_pkt(&f, &p, 6));
+    CU_ASSERT(!hit_pkt(&f, &p, 5));
+    p = pkt(&f, 17, "192.168.0.1", 0, "9.9.9.9", 0, NULL, 0);
+    CU_ASSERT(!hit_pkt(&f, &p, 6));
+    p = pkt(&f, 17, "2001:db8::1", 0, "192.168.0.1", 0, NULL, 0);
+    set_addr(p.dst_addr, &p.ip_version, "fe80::1");
+    CU_ASSERT(!hit_pkt(&f, &p, 5));                  /* fe80:: is not $HOME_NET */
+    p = pkt(&f, 17, "9.9.9.7", 0, "192.168.0.1", 0, NULL, 0);
+    CU_ASSERT(!hit_pkt(&f, &p, 5));
+    CU_ASSERT_EQUAL(st->rules_compiled, 6);
+    CU_ASSERT_EQUAL(st->rules_prefiltered, 3);
+    CU_ASSERT_EQUAL(st->rules_always, 3);
+    CU_ASSERT_EQUAL(st->pcres, 1);
+    CU_ASSERT(st->databases >= 5);   /* tcp any + tcp :80, udp, icmp, other */
+    CU_ASSERT(st->db_bytes > 0);
+    fx_free(&f);
+}
+
+static void test_limits(void)
+{
+    struct fx f;
+    fx_build(&f, "t.rules",
+             "alert tcp any any -> any any (content:\"aaaa\"; pcre:\"/(a+)+b/\"; sid:1;)\n"
+             "alert tcp any any -> any any (content:\"a\"; content:\"a\"; distance:0; "
+             "content:\"a\"; distance:0; content:\"a\"; distance:0; content:\"b\"; distance:0; "
+             "within:1; sid:2;)\n");
+    char buf[4096];
+    memset(buf, 'a', sizeof(buf) - 2);
+    buf[sizeof(buf) - 2] = 'c';
+    buf[sizeof(buf) - 1] = '\0';
+    EXPECT_SID(&f, buf, 1, false);      /* stopped by the match limit, not stalled */
+    EXPECT_SID(&f, buf, 2, false);      /* stopped by ENGINE_INSPECT_LIMIT */
+    EXPECT_SID(&f, "aaaab", 1, true);
+    EXPECT_SID(&f, "aaaab", 2, true);
+    fx_free(&f);
+}
+
+static void test_noalert_and_v6_header(void)
+{
+    struct fx f;
+    fx_build(&f, "t.rules",
+             "alert tcp any any -> any any (content:\"quiet\"; noalert; sid:1;)\n"
+             "alert ip [2001:db8::/32,!2001:db8::5] any -> any any (content:\"x\"; sid:2;)\n"
+             "alert tcp any any <> 2001:db8::/32 443 (sid:3;)\n");
+    EXPECT_SID(&f, "quiet", 1, false);
+    struct engine_packet p = pkt(&f, 17, "2001:db8::4", 1, "2001:dead::1", 2, "x", 1);
+    CU_ASSERT(hit_pkt(&f, &p, 2));
+    set_addr(p.src_addr, &p.ip_version, "2001:db8::5");
+    CU_ASSERT(!hit_pkt(&f, &p, 2));
+    p = pkt(&f, 6, "2001:db8::9", 443, "2001:dead::1", 5000, NULL, 0);
+    CU_ASSERT(hit_pkt(&f, &p, 3));
+    p.src_port = 444;
+    CU_ASSERT(!hit_pkt(&f, &p, 3));
+    fx_free(&f);
+}
+
+/* ---- ET Open --------------------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every rule verified in evaluation order, no prefilter, no index: what
+ * engine_scan must report. */
+static uint32_t reference_scan(const struct engine *e, struct engine_scratch *s,
+                               const struct engine_packet *p, struct hits *h)
+{
+    for (uint32_t i = 0; i < e->n_rules; i++) {
+        const struct erule *er = &e->rules[i];
+        if (!engine_verify(e, er, p, s))
+            continue;
+        engine_apply_flowbits(er, p->flowbits);
+        if (er->r->action == RULE_ACTION_PASS) {
+            h->n = 0;
+            return 0;
+        }
+        if (!er->r->noalert)
+            collect(h, er->r);
+    }
+    return h->n;
+}
+
+static uint32_t rnd(uint64_t *st)
+{
+    *st = *st * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(*st >> 33);
+}
+
+static void pick_addr(const struct rule_addrs *a, uint64_t *st, uint8_t out[16])
+{
+    uint32_t x = rnd(st) ^ rnd(st) << 16;
+    if (!a->any && a->n4 > 0 && rnd(st) % 4) {
+        const struct rule_v4_range *r = &a->v4[rnd(st) % a->n4];
+        x = r->lo + (uint32_t)(rnd(st) % ((uint64_t)r->hi - r->lo + 1));
+    }
+    memset(out, 0, 16);
+    out[0] = (uint8_t)(x >> 24), out[1] = (uint8_t)(x >> 16);
+    out[2] = (uint8_t)(x >> 8), out[3] = (uint8_t)x;
+}
+
+static uint16_t pick_port(const struct rule_ports *pp, uint64_t *st)
+{
+    if (pp->any || pp->n == 0 || rnd(st) % 4 == 0)
+        return (uint16_t)rnd(st);
+    const struct rule_port_range *r = &pp->r[rnd(st) % pp->n];
+    return (uint16_t)(r->lo + rnd(st) % ((uint32_t)r->hi - r->lo + 1));
+}
+
+/* A packet aimed at rule r: its protocol, addresses, ports and contents. */
+static uint32_t aim(const struct rule *r, uint64_t *st, struct engine_packet *p, uint8_t *buf,
+                    uint32_t cap)
+{
+    static const uint8_t protos[] = { 6, 17, 1, 58, 132, 47 };
+    memset(p, 0, sizeof(*p));
+    uint32_t k;
+    do                              /* mostly one of the rule's protocols */
+        k = rnd(st) % 6;
+    while (rnd(st) % 8 && !(r->proto.mask & (1u << k)));
+    p->ip_proto = protos[k];
+    p->ip_version = 4;
+    pick_addr(&r->src, st, p->src_addr);
+    pick_addr(&r->dst, st, p->dst_addr);
+    p->src_port = pick_port(&r->sport, st), p->dst_port = pick_port(&r->dport, st);
+    p->ttl = (uint8_t)rnd(st), p->tcp_flags = (uint8_t)rnd(st);
+    p->to_server = rnd(st) & 1, p->established = rnd(st) % 4 != 0;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < r->n_matches; i++) {
+        const struct rule_match *m = &r->matches[i];
+        if (m->type != RULE_MATCH_CONTENT || n + m->u.content.len + 1 > cap)
+            continue;
+        if ((m->u.content.flags & RULE_CONTENT_NEGATED) && rnd(st) % 2)
+            continue;
+        memcpy(buf + n, m->u.content.bytes, m->u.content.len);
+        n += m->u.content.len;
+        buf[n++] = (uint8_t)(rnd(st) % 3 ? ' ' : rnd(st));
+    }
+    p->payload = buf, p->payload_len = n;
+    return n;
+}
+
+static int cmp_u32t(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+struct cmp_run {
+    const struct engine *e;
+    struct engine_scratch *s;
+    uint32_t rounds;
+    uint64_t seed;
+    uint32_t mismatches, alerts;
+    uint64_t ns, bytes;
+};
+
+/* engine_scan against reference_scan on packets aimed at random rules. */
+static void *compare_run(void *arg)
+{
+    struct cmp_run *c = arg;
+    const struct engine *e = c->e;
+    struct engine_scratch *s = c->s;
+    uint32_t rounds = c->rounds;
+    uint64_t st = c->seed;
+    uint8_t buf[8192];
+    uint32_t mismatches = 0, alerts = 0;
+    uint64_t ns = 0, bytes = 0;
+    for (uint32_t i = 0; i < rounds && e->n_rules > 0; i++) {
+        struct engine_packet p;
+        aim(e->rules[rnd(&st) % e->n_rules].r, &st, &p, buf, sizeof(buf));
+        struct engine_flowbits fa = { 0 }, fb = { 0 };
+        struct hits a = { 0 }, b = { 0 };
+        p.flowbits = rnd(&st) % 8 ? &fa : NULL;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        engine_scan(e, s, &p, collect, &a);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        ns += (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)(t1.tv_nsec - t0.tv_nsec);
+        bytes += p.payload_len;
+        if (p.flowbits)
+            p.flowbits = &fb;
+        reference_scan(e, s, &p, &b);
+        qsort(a.sid, a.n, sizeof(uint32_t), cmp_u32t);
+        qsort(b.sid, b.n, sizeof(uint32_t), cmp_u32t);
+        alerts += a.n;
+        if (a.n != b.n || memcmp(a.sid, b.sid, a.n * sizeof(uint32_t)) != 0 ||
+            memcmp(&fa, &fb, sizeof(fa)) != 0) {
+            if (mismatches++ < 5)
+                fprintf(stderr, "\n    mismatch: engine %u alerts, reference %u (first sid %u/%u)",
+                        a.n, b.n, a.n ? a.sid[0] : 0, b.n ? b.sid[0] : 0);
+        }
+    }
+    c->mismatches = mismatches, c->alerts = alerts, c->ns = ns, c->bytes = bytes;
+    return NULL;
+}
+
+static void compare_reference(const struct engine *e, struct engine_scratch *s, uint32_t rounds)
+{
+    struct cmp_run c = { .e = e, .s = s, .rounds = rounds, .seed = 42 };
+    compare_run(&c);
+    uint32_t mismatches = c.mismatches, alerts = c.alerts;
+    uint64_t ns = c.ns, bytes = c.bytes;
+    fprintf(stderr, "\n    reference check: %u packets, %u alerts, %u mismatches; "
+            "engine_scan %.0f ns/packet (%.0f payload bytes avg)\n", rounds, alerts, mismatches,
+            rounds ? (double)ns / rounds : 0.0, rounds ? (double)bytes / rounds : 0.0);
+    CU_ASSERT_EQUAL(mismatches, 0);
+}
+
+/* Two workers, one engine, a scratch each. */
+static void compare_threads(const struct engine *e)
+{
+    struct cmp_run c[2];
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        c[i] = (struct cmp_run){ .e = e, .s = engine_scratch_alloc(e), .rounds = 3000,
+                                 .seed = 7 + (uint64_t)i };
+        CU_ASSERT_PTR_NOT_NULL_FATAL(c[i].s);
+        CU_ASSERT_EQUAL(pthread_create(&t[i], NULL, compare_run, &c[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+        CU_ASSERT_EQUAL(c[i].mismatches, 0);
+        engine_scratch_free(c[i].s);
+    }
+    fprintf(stderr, "    two threads: %u + %u alerts, %u + %u mismatches\n", c[0].alerts,
+            c[1].alerts, c[0].mismatches, c[1].mismatches);
+}
+
+static void test_et_open(void)
+{
+    const char *data = getenv("MAMORI_DATA") ? getenv("MAMORI_DATA") : "../shared/data";
+    char dir[1024], path[2048], err[512];
+    snprintf(dir, sizeof(dir), "%s/rules/et-open", data);
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        fprintf(stderr, "\n    %s absent: skipped\n", dir);
+        return;
+    }
+    char *names[256];
+    uint32_t n = 0;
+    for (struct dirent *de; (de = readdir(d)) != NULL && n < 256;) {
+        size_t l = strlen(de->d_name);
+        if (l > 6 && strcmp(de->d_name + l - 6, ".rules") == 0)
+            names[n++] = strdup(de->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof(char *), cmp_str);
+    struct ruleset rs;
+    ruleset_init(&rs);
+    struct rule_vars *v = rule_vars_new();
+    for (uint32_t i = 0; i < n; i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        CU_ASSERT_EQUAL(ruleset_load_file(&rs, path, v, NULL, err, sizeof(err)), 0);
+        free(names[i]);
+    }
+    struct engine *e = engine_build(&rs, err, sizeof(err));
+    if (e == NULL)
+        fprintf(stderr, "\n    engine_build: %s\n", err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    const struct engine_stats *st = engine_stats(e);
+    fprintf(stderr, "\n    ET Open: %u files, %u rules loaded (%u skipped, %u failed by the parser)"
+            ";\n    engine: %u compiled, %u dropped, "
+            "%u prefiltered, %u always (%u address-indexed, %u plain),\n    %u hs fallbacks, "
+            "%u pcres (%u jit), %u flowbit names, "
+            "%u databases, %u patterns, %zu bytes;\n    build %.0f ms (hyperscan %.0f ms)\n",
+            n, rs.n_rules, rs.skipped, rs.failed, st->rules_compiled, st->rules_dropped,
+            st->rules_prefiltered,
+            st->rules_always, st->rules_addr_indexed, st->always_plain, st->hs_fallback,
+            st->pcres, st->pcres_jit, st->flowbit_names,
+            st->databases, st->patterns, st->db_bytes, st->compile_ms, st->hs_compile_ms);
+    for (uint32_t i = 0; i < st->n_errors && i < 5; i++)
+        fprintf(stderr, "    %s\n", engine_error(e, i));
+    CU_ASSERT_EQUAL(st->rules_compiled + st->rules_dropped, rs.n_rules);
+    CU_ASSERT(st->rules_compiled > rs.n_rules * 9 / 10);
+    struct engine_scratch *s = engine_scratch_alloc(e);
+    CU_ASSERT_PTR_NOT_NULL(s);
+    struct engine_flowbits fb = { 0 };
+    struct engine_packet p = {
+        .ip_version = 4, .ip_proto = 6, .src_addr = { 10, 0, 0, 1 }, .dst_addr = { 8, 8, 8, 8 },
+        .src_port = 40000, .dst_port = 80, .ttl = 64, .payload = (const uint8_t *)HTTP,
+        .payload_len = (uint32_t)strlen(HTTP), .to_server = true, .established = true,
+        .flowbits = &fb,
+    };
+    static const char *payloads[] = {
+        "GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/7.88\r\n\r\n",
+        "POST /wp-login.php HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nuser=",
+        "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+        "USER anonymous\r\nPASS guest\r\n", "", "MZ\x90\x00\x03\x00This program",
+    };
+    uint32_t alerts = 0;
+    for (int proto = 0; s != NULL && proto < 3; proto++)
+        for (uint16_t port = 20; port < 1100; port += 7)
+            for (size_t i = 0; i < sizeof(payloads) / sizeof(payloads[0]); i++) {
+                p.ip_proto = proto == 0 ? 6 : proto == 1 ? 17 : 1;
+                p.dst_port = port, p.src_port = (uint16_t)(port * 31);
+                p.payload = (const uint8_t *)payloads[i];
+                p.payload_len = (uint32_t)strlen(payloads[i]);
+                p.to_server = port & 1;
+                alerts += engine_scan(e, s, &p, NULL, NULL);
+            }
+    struct timespec t0, t1;
+    p.ip_proto = 6, p.dst_port = 80, p.payload = (const uint8_t *)payloads[0];
+    p.payload_len = (uint32_t)strlen(payloads[0]);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; s != NULL && i < 100000; i++)
+        alerts += engine_scan(e, s, &p, NULL, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    fprintf(stderr, "    sample scan: %u alerts; HTTP GET to port 80: %.0f ns/packet\n", alerts,
+            ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / 100000);
+    if (s != NULL)
+        compare_reference(e, s, 20000);
+    compare_threads(e);
+    engine_scratch_free(s);
+    engine_free(e);
+    ruleset_free(&rs);
+    rule_vars_free(v);
+}
+
+int main(void)
+{
+    CU_TestInfo cases[] = {
+        { "content offset/depth", test_offset_depth },
+        { "content distance/within", test_distance_within },
+        { "nocase, negation, hex", test_nocase_negation_hex },
+        { "relative chains backtrack", test_backtracking },
+        { "startswith/endswith", test_startswith_endswith },
+        { "fast_pattern chop, hs offsets", test_fast_pattern_chop },
+        { "pcre flags and relative", test_pcre },
+        { "isdataat", test_isdataat },
+        { "byte_test/jump/extract", test_byte_ops },
+        { "header addresses/ports/direction", test_header },
+        { "flow", test_flow },
+        { "flowbits across packets", test_flowbits },
+        { "flowbits |, &, toggle, name limit", test_flowbits_groups_and_limit },
+        { "dsize/flags/itype/ttl/ip_proto", test_packet_tests },
+        { "pass suppresses alerts", test_pass },
+        { "bad pcre dropped", test_bad_pcre_dropped },
+        { "stats", test_stats },
+        { "pcre and backtracking limits", test_limits },
+        { "noalert, IPv6 header", test_noalert_and_v6_header },
+        { "ET Open build", test_et_open },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("engine", cases);
+}

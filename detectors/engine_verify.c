@@ -197,23 +197,9 @@ static int64_t find(const uint8_t *buf, int64_t lo, int64_t hi, const uint8_t *n
     return -1;
 }
 
-static bool is_rel(const struct rule_match *m)
-{
-    switch (m->type) {
-    case RULE_MATCH_CONTENT:
-        return m->u.content.flags & (RULE_CONTENT_DISTANCE | RULE_CONTENT_WITHIN);
-    case RULE_MATCH_PCRE:         return m->u.pcre.flags & RULE_PCRE_RELATIVE;
-    case RULE_MATCH_BYTE_TEST:    return m->u.byte_test.flags & RULE_BYTE_RELATIVE;
-    case RULE_MATCH_BYTE_JUMP:    return m->u.byte_jump.flags & RULE_BYTE_RELATIVE;
-    case RULE_MATCH_BYTE_EXTRACT: return m->u.byte_extract.flags & RULE_BYTE_RELATIVE;
-    case RULE_MATCH_ISDATAAT:     return m->u.isdataat.relative;
-    }
-    return false;
-}
-
 static bool next_is_rel(const struct insp *x, uint32_t i)
 {
-    return i + 1 < x->er->r->n_matches && is_rel(&x->er->r->matches[i + 1]);
+    return i + 1 < x->er->r->n_matches && rule_match_is_relative(&x->er->r->matches[i + 1]);
 }
 
 static int inspect(struct insp *x, uint32_t i, int64_t prev);

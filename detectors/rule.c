@@ -159,3 +159,17 @@ const char *rule_declared_name(enum rule_declared_action a)
     }
     return "?";
 }
+
+bool rule_match_is_relative(const struct rule_match *m)
+{
+    switch (m->type) {
+    case RULE_MATCH_CONTENT:
+        return m->u.content.flags & (RULE_CONTENT_DISTANCE | RULE_CONTENT_WITHIN);
+    case RULE_MATCH_PCRE:         return m->u.pcre.flags & RULE_PCRE_RELATIVE;
+    case RULE_MATCH_BYTE_TEST:    return m->u.byte_test.flags & RULE_BYTE_RELATIVE;
+    case RULE_MATCH_BYTE_JUMP:    return m->u.byte_jump.flags & RULE_BYTE_RELATIVE;
+    case RULE_MATCH_BYTE_EXTRACT: return m->u.byte_extract.flags & RULE_BYTE_RELATIVE;
+    case RULE_MATCH_ISDATAAT:     return m->u.isdataat.relative;
+    }
+    return false;
+}

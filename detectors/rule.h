@@ -372,6 +372,9 @@ bool rule_addrs_match_v6(const struct rule_addrs *a, const uint8_t addr[16]);
 bool rule_ports_match(const struct rule_ports *p, uint16_t port);
 bool rule_uint_match(const struct rule_uint *u, uint64_t x);
 bool rule_tcp_flags_match(const struct rule_tcp_flags *f, uint8_t tcp_flags);
+/* True when m is placed relative to the previous match (distance, within,
+ * pcre R, byte_* relative, isdataat relative). */
+bool rule_match_is_relative(const struct rule_match *m);
 
 /* Names, for summaries and EVE. */
 const char *rule_action_name(enum rule_action a);            /* "alert", "pass" */

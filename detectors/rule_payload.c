@@ -699,20 +699,6 @@ int rp_kw_isdataat(struct pctx *c, char *val)
 
 /* ---- after the last option ------------------------------------------------ */
 
-static bool is_relative(const struct rule_match *m)
-{
-    switch (m->type) {
-    case RULE_MATCH_CONTENT:
-        return m->u.content.flags & (RULE_CONTENT_DISTANCE | RULE_CONTENT_WITHIN);
-    case RULE_MATCH_PCRE:         return m->u.pcre.flags & RULE_PCRE_RELATIVE;
-    case RULE_MATCH_BYTE_TEST:    return m->u.byte_test.flags & RULE_BYTE_RELATIVE;
-    case RULE_MATCH_BYTE_JUMP:    return m->u.byte_jump.flags & RULE_BYTE_RELATIVE;
-    case RULE_MATCH_BYTE_EXTRACT: return m->u.byte_extract.flags & RULE_BYTE_RELATIVE;
-    case RULE_MATCH_ISDATAAT:     return m->u.isdataat.relative;
-    }
-    return false;
-}
-
 /* Checks that need a content's final state, whatever the option order; a
  * fast_pattern_offset without a length gets the rest of the content. */
 static int finish_content(struct pctx *c, struct rule_content *ct, uint32_t idx)
@@ -772,7 +758,7 @@ int rp_payload_finish(struct pctx *c)
         struct rule_match *m = &r->matches[i];
         if (m->type == RULE_MATCH_CONTENT && finish_content(c, &m->u.content, i) != PS_OK)
             return PS_ERROR;
-        if (i > 0 && is_relative(m) && r->matches[i - 1].type == RULE_MATCH_CONTENT &&
+        if (i > 0 && rule_match_is_relative(m) && r->matches[i - 1].type == RULE_MATCH_CONTENT &&
             (r->matches[i - 1].u.content.flags & RULE_CONTENT_FP_ONLY))
             return rp_fail(c, "match #%u is relative to a fast_pattern:only content", i + 1);
     }

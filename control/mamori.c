@@ -10,6 +10,7 @@
 #include "capture_pcap.h"
 #include "mamori_version.h"
 #include "options.h"
+#include "rule_check.h"
 #include "sensor.h"
 #include "stats.h"
 
@@ -133,6 +134,11 @@ int main(int argc, char **argv)
         return 0;
     }
 
+    if (o.mode == MODE_RULE_CHECK) {
+        status = rule_check_files(o.rule_files, o.n_rule_files, o.classification, stdout, stderr);
+        options_free(&o);
+        return status;
+    }
     s.cfg.stats_interval = o.stats_interval;
     s.cfg.idle_exit = o.idle_exit;
     snprintf(path, sizeof(path), "%s/eve.json", o.log_dir);

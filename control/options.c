@@ -4,7 +4,9 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "mamori_version.h"
 #include "options.h"
 
 #define DEFAULT_LOG_DIR "/var/log/mamori"
@@ -17,6 +19,7 @@ enum long_only {
     OPT_IDLE_EXIT,
     OPT_FLOWS,
     OPT_FLOW_TIMEOUT,
+    OPT_CLASSIFICATION,
 };
 
 static const struct option long_options[] = {
@@ -28,6 +31,9 @@ static const struct option long_options[] = {
     { "idle-exit",      required_argument, NULL, OPT_IDLE_EXIT },
     { "flows",          required_argument, NULL, OPT_FLOWS },
     { "flow-timeout",   required_argument, NULL, OPT_FLOW_TIMEOUT },
+    { "rules",          required_argument, NULL, 'S' },
+    { "test-rules",     no_argument,       NULL, 'T' },
+    { "classification-file", required_argument, NULL, OPT_CLASSIFICATION },
     { "help",           no_argument,       NULL, 'h' },
     { "version",        no_argument,       NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -38,6 +44,7 @@ void options_usage(FILE *out)
     fprintf(out,
 "Usage: mamori -r FILE [-r FILE ...] [options]      analyse capture files\n"
 "       mamori --dpdk [options] -- EAL_ARGS          capture from DPDK ports\n"
+"       mamori -T -S FILE [-S FILE ...]              check rule files and exit\n"
 "\n"
 "mamori is a passive network anomaly sensor. It decodes every packet, keeps\n"
 "per-flow state and logs EVE JSON (Suricata-compatible) to DIR/eve.json.\n"
@@ -47,6 +54,15 @@ void options_usage(FILE *out)
 "                          link types Ethernet, raw IP, Linux SLL/SLL2, BSD null\n"
 "      --dpdk              capture from every port DPDK probes; EAL arguments\n"
 "                          follow '--' (e.g. -- -l 0-1 --vdev=net_pcap0,rx_pcap=F)\n"
+"\n"
+"Rules:\n"
+"  -S, --rules FILE        a Suricata/Snort rule file (repeatable)\n"
+"  -T, --test-rules        load the -S files, build the matching engine, print\n"
+"                          loaded/skipped/failed, exit 1 if a rule failed.\n"
+"                          (Matching rules against traffic is not wired yet:\n"
+"                          -S is only accepted with -T.)\n"
+"      --classification-file FILE  classtypes (default " MAMORI_CLASSIFICATION_CONFIG ",\n"
+"                          else the source tree's detectors/classification.config)\n"
 "\n"
 "Options:\n"
 "  -w, --workers N         worker threads (default: one per core beside the\n"
@@ -68,6 +84,15 @@ void options_usage(FILE *out)
         DEFAULT_STATS_INTERVAL, DEFAULT_FLOWS);
 }
 
+/* The installed classification.config, or the source tree's when mamori
+ * runs from its build directory. */
+static const char *default_classification(void)
+{
+    if (access(MAMORI_CLASSIFICATION_CONFIG, R_OK) == 0)
+        return MAMORI_CLASSIFICATION_CONFIG;
+    return MAMORI_SOURCE_CLASSIFICATION_CONFIG;
+}
+
 /* A whole decimal number in [min, max], or -1 with a message. */
 static int parse_uint(const char *opt, const char *text, unsigned long min,
                       unsigned long max, unsigned long *out, char *err, size_t errlen)
@@ -85,37 +110,49 @@ static int parse_uint(const char *opt, const char *text, unsigned long min,
     return 0;
 }
 
-static int add_pcap_file(struct mamori_options *o, const char *path, char *err, size_t errlen)
+/* Append path to a growing list of file names (-r, -S). */
+static int add_file(const char ***list, unsigned *n, const char *path, char *err, size_t errlen)
 {
-    const char **files = realloc(o->pcap_files, (o->n_pcap_files + 1) * sizeof(*files));
+    const char **files = realloc(*list, (*n + 1) * sizeof(*files));
 
     if (files == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    files[o->n_pcap_files++] = path;
-    o->pcap_files = files;
+    files[(*n)++] = path;
+    *list = files;
     return 0;
 }
 
 int options_parse(struct mamori_options *o, int argc, char **argv, char *err, size_t errlen)
 {
     unsigned long v;
-    bool dpdk = false;
+    bool dpdk = false, test_rules = false;
     int c;
 
     memset(o, 0, sizeof(*o));
     o->log_dir = DEFAULT_LOG_DIR;
     o->stats_interval = DEFAULT_STATS_INTERVAL;
     o->flows_per_worker = DEFAULT_FLOWS;
+    o->classification = default_classification();
     optind = 1;
     opterr = 0;
 
-    while ((c = getopt_long(argc, argv, ":r:w:l:hV", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":r:w:l:S:ThV", long_options, NULL)) != -1) {
         switch (c) {
         case 'r':
-            if (add_pcap_file(o, optarg, err, errlen) < 0)
+            if (add_file(&o->pcap_files, &o->n_pcap_files, optarg, err, errlen) < 0)
                 return -1;
+            break;
+        case 'S':
+            if (add_file(&o->rule_files, &o->n_rule_files, optarg, err, errlen) < 0)
+                return -1;
+            break;
+        case 'T':
+            test_rules = true;
+            break;
+        case OPT_CLASSIFICATION:
+            o->classification = optarg;
             break;
         case OPT_DPDK:
             dpdk = true;
@@ -163,6 +200,19 @@ int options_parse(struct mamori_options *o, int argc, char **argv, char *err, si
         }
     }
 
+    if (test_rules) {
+        if (o->n_rule_files == 0) {
+            snprintf(err, errlen, "-T checks rule files: give them with -S FILE");
+            return -1;
+        }
+        o->mode = MODE_RULE_CHECK;
+        return 0;
+    }
+    if (o->n_rule_files > 0) {
+        snprintf(err, errlen, "-S: matching rules against traffic is not available yet; "
+                 "check rule files with -T -S FILE");
+        return -1;
+    }
     if (dpdk && o->n_pcap_files > 0) {
         snprintf(err, errlen, "-r and --dpdk are separate modes: choose one");
         return -1;
@@ -197,7 +247,9 @@ int options_parse(struct mamori_options *o, int argc, char **argv, char *err, si
 void options_free(struct mamori_options *o)
 {
     free(o->pcap_files);
+    free(o->rule_files);
     free(o->eal_argv);
+    o->rule_files = NULL;
     o->pcap_files = NULL;
     o->eal_argv = NULL;
 }

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum capture_mode { MODE_NONE, MODE_PCAP, MODE_DPDK };
+enum capture_mode { MODE_NONE, MODE_PCAP, MODE_DPDK, MODE_RULE_CHECK };
 
 struct mamori_options {
     enum capture_mode mode;
@@ -20,6 +20,9 @@ struct mamori_options {
     unsigned idle_exit;          /* seconds without a packet, 0 = never */
     uint32_t flows_per_worker;   /* --flows */
     uint32_t flow_timeout;       /* --flow-timeout: one idle timeout for all; 0 = per state */
+    const char **rule_files;     /* -S, in order */
+    unsigned n_rule_files;
+    const char *classification;  /* --classification-file */
     bool help;
     bool version;
 };

@@ -129,7 +129,27 @@ static void test_truncated_capture(void)
     e2e_rmdir(dir);
 }
 
+/* mamori -T: every ET Open file loads with no failed rule; a broken rule
+ * is named by file:line and makes the exit status 1. */
+static void test_rule_check(void)
+{
+    char *dir = e2e_mkdtemp();
+
+    CU_ASSERT_EQUAL(e2e_run("cd '%s/rules/et-open' && '%s' -T $(ls *.rules | sed 's/^/-S /') "
+                            ">'%s/out' 2>'%s/err'", e2e_data(), e2e_mamori(), dir, dir), 0);
+    CU_ASSERT_EQUAL(e2e_run("grep -q ' 0 failed' '%s/out' && grep -q '^engine: [0-9]* rules compiled, 0 dropped' '%s/out'",
+                            dir, dir), 0);
+    CU_ASSERT_EQUAL(e2e_run("printf 'alert tcp any any -> any 80 (msg:\"ok\"; content:\"a\"; sid:1;)\n"
+                            "alert tcp any any -> any any (msg:\"bad\"; content:\"a; sid:2;)\n' > '%s/bad.rules'",
+                            dir), 0);
+    CU_ASSERT_EQUAL(e2e_run("'%s' -T -S '%s/bad.rules' >'%s/out' 2>&1", e2e_mamori(), dir, dir), 1);
+    CU_ASSERT_EQUAL(e2e_run("grep -q 'bad.rules:2: content: no closing quote' '%s/out'", dir), 0);
+    CU_ASSERT_EQUAL(e2e_run("grep -q '1 loaded, 0 skipped, 1 failed' '%s/out'", dir), 0);
+    e2e_rmdir(dir);
+}
+
 static CU_TestInfo cases[] = {
+    { "-T checks rule files", test_rule_check },
     { "help, version and bad options", test_help_and_version },
     { "a missing capture is named", test_missing_file_is_named },
     { "every packet of the sample accounted for", test_sample_accounting },

@@ -156,7 +156,7 @@ static inline void worker_tick(struct worker *w, const struct packet *p)
 
     if (clock <= w->now_ns)
         return;
-    __atomic_store_n(&w->now_ns, clock, __ATOMIC_RELAXED);
+    w->now_ns = clock;
     if (clock >= w->next_second_ns) {
         flow_table_advance(w->flows, clock);
         w->next_second_ns = (clock / 1000000000ull + 1) * 1000000000ull;
@@ -218,7 +218,7 @@ void worker_finish(struct worker *w, uint64_t clock_ns)
     /* Flows idle past their timeout by the capture's final clock end as
      * timeouts, whichever worker held them; the rest are still live. */
     if (clock_ns > w->now_ns) {
-        __atomic_store_n(&w->now_ns, clock_ns, __ATOMIC_RELAXED);
+        w->now_ns = clock_ns;
         flow_table_advance(w->flows, clock_ns);
     }
     flow_table_flush(w->flows, FLOW_END_SHUTDOWN);
@@ -254,9 +254,4 @@ uint64_t worker_decoder_counter(const struct worker *w, enum decoder_counter i)
 const struct flow_table *worker_flow_table(const struct worker *w)
 {
     return w->flows;
-}
-
-uint64_t worker_now(const struct worker *w)
-{
-    return __atomic_load_n(&w->now_ns, __ATOMIC_RELAXED);
 }

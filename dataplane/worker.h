@@ -92,7 +92,5 @@ unsigned worker_id(const struct worker *w);
 uint64_t worker_counter(const struct worker *w, enum worker_counter i);
 uint64_t worker_decoder_counter(const struct worker *w, enum decoder_counter i);
 const struct flow_table *worker_flow_table(const struct worker *w);
-/* Packet time the worker has reached (ns). */
-uint64_t worker_now(const struct worker *w);
 
 #endif

@@ -16,7 +16,7 @@ struct engine_scratch *engine_scratch_alloc(const struct engine *e)
     struct engine_scratch *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return NULL;
-    s->cap_cand = 4 * e->n_rules + 1;   /* two databases, two indexes, v6 list */
+    s->cap_cand = 6 * e->n_rules + 1;   /* two databases twice (stream), two indexes, v6 list */
     s->cand = malloc(s->cap_cand * sizeof(uint32_t));
     s->md = pcre2_match_data_create(1, NULL);
     s->jit = pcre2_jit_stack_create(32 * 1024, ENGINE_JIT_STACK_MAX, NULL);
@@ -106,22 +106,38 @@ static void address_candidates(const struct egroup *g, struct engine_scratch *s,
     index_hits(&g->ix[1], p->dst_addr, s);
 }
 
-static void prefilter(const struct egroup *g, struct engine_scratch *s,
+/* The group's databases that apply to the packet over buf[0, len). */
+static void scan_databases(const struct egroup *g, struct engine_scratch *s,
+                           const struct engine_packet *p, const uint8_t *buf, uint32_t len)
+{
+    if (g->any)
+        hs_scan(g->any, (const char *)buf, len, 0, s->hs, on_hs, s);
+    bool ports = p->ip_proto == 6 || p->ip_proto == 17;
+    if (ports && g->port_map && g->port_map[p->dst_port])
+        hs_scan(g->port_dbs[g->port_map[p->dst_port] - 1], (const char *)buf, len, 0, s->hs,
+                on_hs, s);
+}
+
+/* Candidates: the rules whose fast pattern occurs, plus address-indexed
+ * ones. In a stream the new bytes are scanned on their own, so that
+ * offset/depth pruning in the databases counts from where the packet's data
+ * starts, as the verifier does; then the window and the first bytes of the
+ * new data once more, which finds fast patterns in the window or across
+ * the boundary: their rule may complete only now. */
+static void prefilter(const struct engine *e, const struct egroup *g, struct engine_scratch *s,
                       const struct engine_packet *p)
 {
     s->n_cand = 0;
     address_candidates(g, s, p);
-    if (p->payload == NULL || p->payload_len == 0) {
-        sort_u32(s->cand, s->n_cand);
-        return;
+    if (p->payload != NULL && p->payload_len > 0) {
+        uint32_t base = p->stream ? p->stream_base : 0;
+        scan_databases(g, s, p, p->payload + base, p->payload_len - base);
+        if (base > 0 && e->max_fp_len > 0) {
+            uint64_t reach = (uint64_t)base + e->max_fp_len - 1;
+            scan_databases(g, s, p, p->payload,
+                           reach < p->payload_len ? (uint32_t)reach : p->payload_len);
+        }
     }
-    const char *buf = (const char *)p->payload;
-    if (g->any)
-        hs_scan(g->any, buf, p->payload_len, 0, s->hs, on_hs, s);
-    bool ports = p->ip_proto == 6 || p->ip_proto == 17;
-    if (ports && g->port_map && g->port_map[p->dst_port])
-        hs_scan(g->port_dbs[g->port_map[p->dst_port] - 1], buf, p->payload_len, 0, s->hs,
-                on_hs, s);
     sort_u32(s->cand, s->n_cand);
 }
 
@@ -147,7 +163,7 @@ uint32_t engine_scan(const struct engine *e, struct engine_scratch *s,
                      const struct engine_packet *p, engine_match_fn fn, void *ctx)
 {
     const struct egroup *g = &e->g[engine_group_of(p->ip_proto)];
-    prefilter(g, s, p);
+    prefilter(e, g, s, p);
     uint32_t alerts = 0, i = 0, j = 0, last = UINT32_MAX;
     while (i < s->n_cand || j < g->n_always) {
         uint32_t idx;

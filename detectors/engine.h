@@ -57,8 +57,19 @@ struct engine_packet {
     uint8_t tcp_flags;
     uint8_t ttl;
     uint8_t icmp_type, icmp_code;
-    const uint8_t *payload;
+    const uint8_t *payload;      /* the bytes contents and pcre are matched against */
     uint32_t payload_len;
+    /* TCP stream inspection: payload is [window | new in-order bytes] of the
+     * flow direction (dataplane/stream.h), the new bytes from stream_base on.
+     * Absolute positions (offset, depth, startswith, byte_* and isdataat
+     * without relative, anchored pcre) count from stream_base, as they would
+     * in the packet; floating contents and relative chains may reach back
+     * into the window, which is how a match across segments is found. A rule
+     * matches only if its match ends in the new bytes, so data already
+     * inspected never alerts twice. dsize is the packet's own payload size. */
+    bool stream;
+    uint32_t stream_base;
+    uint32_t dsize;              /* read only when stream */
     bool to_server;              /* the flow's direction of this packet */
     bool established;            /* the flow has completed its handshake */
     struct engine_flowbits *flowbits;  /* the flow's bits; NULL = no flow (flow:to_server,

@@ -169,6 +169,18 @@ static int cmp_erule(const void *a, const void *b)
     return x->r < y->r ? -1 : x->r > y->r;
 }
 
+static bool has_positive_match(const struct rule *r)
+{
+    for (uint32_t i = 0; i < r->n_matches; i++) {
+        const struct rule_match *m = &r->matches[i];
+        if (m->type == RULE_MATCH_CONTENT && !(m->u.content.flags & RULE_CONTENT_NEGATED))
+            return true;
+        if (m->type == RULE_MATCH_PCRE && !(m->u.pcre.flags & RULE_PCRE_NEGATED))
+            return true;
+    }
+    return false;
+}
+
 static int load_rules(struct engine *e, const struct ruleset *rs)
 {
     if ((e->rules = calloc(rs->n_rules ? rs->n_rules : 1, sizeof(*e->rules))) == NULL)
@@ -186,6 +198,7 @@ static int load_rules(struct engine *e, const struct ruleset *rs)
             e->st.rules_dropped++;
             continue;
         }
+        er->positive = has_positive_match(er->r);
         e->n_rules++;
     }
     if (e->n_rules > 1)
@@ -247,8 +260,11 @@ static uint8_t group_mask(int g)
 static bool place_rule(struct engine *e, struct gbuild *b, uint32_t idx)
 {
     const struct rule *r = e->rules[idx].r;
-    bool fp = fast_content(r) != NULL;
+    const struct rule_content *fc = fast_content(r);
+    bool fp = fc != NULL;
     uint32_t np = port_count(r);
+    if (fp && fc->len > e->max_fp_len)
+        e->max_fp_len = fc->len;
     e->st.rules_prefiltered += fp;
     e->st.rules_always += !fp;
     for (int g = 0; g < EG_COUNT; g++) {

@@ -26,6 +26,8 @@ struct erule {
     struct eflowbit *fb;
     uint32_t n_fb;
     bool sets_bits;             /* has set/unset/toggle */
+    bool positive;              /* has a content or pcre that must match (not negated):
+                                   in a stream, such a match must end in the new bytes */
 };
 
 /* Always-evaluated rules indexed by one side's IPv4 addresses: elementary
@@ -54,6 +56,8 @@ struct engine {
     struct erule *rules;        /* in evaluation order */
     struct egroup g[EG_COUNT];
     pcre2_match_context *mctx;  /* limited; copied into each scratch */
+    uint32_t max_fp_len;        /* longest fast pattern: how far a stream's boundary
+                                   scan reaches into the new bytes */
     uint32_t n_bits;
     char **bit_names;
     char *errors[ENGINE_ERRORS_KEPT];

@@ -91,7 +91,7 @@ static bool flow_match(uint32_t f, const struct engine_packet *p)
 static bool packet_tests(const struct rule *r, const struct engine_packet *p)
 {
     bool icmp = p->ip_proto == 1 || p->ip_proto == 58;
-    if (r->has_dsize && !rule_uint_match(&r->dsize, p->payload_len))
+    if (r->has_dsize && !rule_uint_match(&r->dsize, p->stream ? p->dsize : p->payload_len))
         return false;
     if (r->has_flags && (p->ip_proto != 6 || !rule_tcp_flags_match(&r->flags, p->tcp_flags)))
         return false;
@@ -155,6 +155,9 @@ struct insp {
     const struct erule *er;
     const uint8_t *buf;
     int64_t len;
+    int64_t base;               /* where absolute positions count from (stream_base) */
+    int64_t end;                /* furthest end of a positive match so far */
+    bool need_new;              /* stream: the match must end past base */
     struct engine_scratch *s;
     uint32_t budget;
     uint64_t vars[RULE_BYTE_VARS_MAX];
@@ -204,6 +207,27 @@ static bool next_is_rel(const struct insp *x, uint32_t i)
 
 static int inspect(struct insp *x, uint32_t i, int64_t prev);
 
+/* Element i matched, ending at `end`: go on with i + 1, remembering how far
+ * the positive matches reach (a stream match must reach the new bytes). */
+static int inspect_after(struct insp *x, uint32_t i, int64_t end)
+{
+    int64_t saved = x->end;
+    if (end > x->end)
+        x->end = end;
+    int r = inspect(x, i + 1, end);
+    x->end = saved;
+    return r;
+}
+
+/* Whether PCRE2 anchored the pattern at the subject's start (^ without m,
+ * \A, the 'A' flag). */
+static bool pcre_is_anchored(const pcre2_code *code)
+{
+    uint32_t opts = 0;
+    pcre2_pattern_info(code, PCRE2_INFO_ALLOPTIONS, &opts);
+    return opts & PCRE2_ANCHORED;
+}
+
 /* The window [lo, hi) a content must lie in. */
 static void content_window(const struct insp *x, const struct rule_content *c, int64_t prev,
                            int64_t *lo, int64_t *hi)
@@ -219,18 +243,21 @@ static void content_window(const struct insp *x, const struct rule_content *c, i
         }
     }
     if (c->flags & RULE_CONTENT_OFFSET) {
-        int64_t o = operand(x, c->offset);
+        int64_t o = x->base + operand(x, c->offset);
         *lo = o > *lo ? o : *lo;
     }
     if (c->flags & RULE_CONTENT_DEPTH) {
-        int64_t base = (c->flags & RULE_CONTENT_OFFSET) ? operand(x, c->offset) : 0;
+        int64_t base = x->base + ((c->flags & RULE_CONTENT_OFFSET) ? operand(x, c->offset) : 0);
         if (c->flags & (RULE_CONTENT_DISTANCE | RULE_CONTENT_WITHIN))
             base = prev;
         int64_t h = base + operand(x, c->depth);
         *hi = h < *hi ? h : *hi;
     }
-    if (c->flags & RULE_CONTENT_STARTSWITH)
-        *hi = *hi < (int64_t)c->len ? *hi : (int64_t)c->len;
+    if (c->flags & RULE_CONTENT_STARTSWITH) {
+        int64_t h = x->base + (int64_t)c->len;
+        *lo = *lo > x->base ? *lo : x->base;
+        *hi = *hi < h ? *hi : h;
+    }
     if (c->flags & RULE_CONTENT_ENDSWITH) {
         int64_t at = x->len - c->len;
         *lo = at >= *lo ? at : x->len + 1;   /* past the end: no room */
@@ -256,8 +283,8 @@ static int do_content(struct insp *x, uint32_t i, int64_t prev)
         int64_t at = find(x->buf, lo, hi, c->bytes, c->len, nocase);
         if (at < 0)
             return rel ? NO : STOP;
-        int r = inspect(x, i + 1, at + c->len);
-        if (r != NO || !next_is_rel(x, i))
+        int r = inspect_after(x, i, at + c->len);
+        if (r != NO || !(next_is_rel(x, i) || x->need_new))
             return r;
         lo = at + 1;
     }
@@ -269,8 +296,9 @@ static int do_pcre(struct insp *x, uint32_t i, int64_t prev)
     const pcre2_code *code = x->er->pcre[i];
     bool rel = pc->flags & RULE_PCRE_RELATIVE;
     pcre2_match_context *mc = x->s->mc[(pc->flags & RULE_PCRE_NO_LIMITS) ? 1 : 0];
-    /* relative: the subject starts at prev (^ anchors there, as Suricata) */
-    int64_t base = rel ? prev : 0, start = base;
+    /* relative: the subject starts at prev (^ anchors there, as Suricata);
+     * in a stream an anchored pcre starts where the new bytes do */
+    int64_t base = rel ? prev : pcre_is_anchored(code) ? x->base : 0, start = base;
     for (;;) {
         if (start > x->len)
             return rel ? NO : STOP;
@@ -284,8 +312,8 @@ static int do_pcre(struct insp *x, uint32_t i, int64_t prev)
         if (rc < 0)
             return rel ? NO : STOP;
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(x->s->md);
-        int r = inspect(x, i + 1, base + (int64_t)ov[1]);
-        if (r != NO || !next_is_rel(x, i))
+        int r = inspect_after(x, i, base + (int64_t)ov[1]);
+        if (r != NO || !(next_is_rel(x, i) || x->need_new))
             return r;
         start = base + (int64_t)ov[0] + 1;
     }
@@ -331,7 +359,7 @@ static int do_byte_test(struct insp *x, uint32_t i, int64_t prev)
     bool rel = t->flags & RULE_BYTE_RELATIVE;
     bool retry = rel || t->offset.var >= 0 || t->value.var >= 0;
     uint64_t v;
-    if (!read_num(x, (rel ? prev : 0) + operand(x, t->offset), t->nbytes, t->flags, t->base, &v))
+    if (!read_num(x, (rel ? prev : x->base) + operand(x, t->offset), t->nbytes, t->flags, t->base, &v))
         return retry ? NO : STOP;
     v = apply_mask(v, t->flags, t->bitmask);
     uint64_t w = (uint64_t)operand(x, t->value);
@@ -356,7 +384,7 @@ static int do_byte_jump(struct insp *x, uint32_t i, int64_t prev)
     bool rel = j->flags & RULE_BYTE_RELATIVE;
     bool retry = rel || j->nbytes.var >= 0 || j->offset.var >= 0;
     int64_t nb = operand(x, j->nbytes);
-    int64_t pos = (rel ? prev : 0) + operand(x, j->offset);
+    int64_t pos = (rel ? prev : x->base) + operand(x, j->offset);
     uint64_t v = 0;
     if (nb < 0 || nb > 23 || (nb > 0 && !read_num(x, pos, (uint32_t)nb, j->flags, j->base, &v)))
         return retry ? NO : STOP;
@@ -365,7 +393,7 @@ static int do_byte_jump(struct insp *x, uint32_t i, int64_t prev)
         return retry ? NO : STOP;
     if ((j->flags & RULE_BYTE_ALIGN) && (v & 3))
         v += 4 - (v & 3);
-    int64_t to = (j->flags & RULE_BYTE_FROM_BEGINNING) ? (int64_t)v
+    int64_t to = (j->flags & RULE_BYTE_FROM_BEGINNING) ? x->base + (int64_t)v
                : (j->flags & RULE_BYTE_FROM_END) ? x->len + (int64_t)v
                : pos + nb + (int64_t)v;
     to += j->post_offset;
@@ -378,7 +406,7 @@ static int do_byte_extract(struct insp *x, uint32_t i, int64_t prev)
 {
     const struct rule_byte_extract *b = &x->er->r->matches[i].u.byte_extract;
     bool rel = b->flags & RULE_BYTE_RELATIVE;
-    int64_t pos = (rel ? prev : 0) + b->offset;
+    int64_t pos = (rel ? prev : x->base) + b->offset;
     uint64_t v;
     if (!read_num(x, pos, b->nbytes, b->flags, b->base, &v))
         return rel ? NO : STOP;
@@ -396,7 +424,7 @@ static int do_isdataat(struct insp *x, uint32_t i, int64_t prev)
 {
     const struct rule_isdataat *d = &x->er->r->matches[i].u.isdataat;
     int64_t n = operand(x, d->size);   /* Suricata: relative needs n bytes left */
-    bool data = d->relative ? prev + n <= x->len : n < x->len;
+    bool data = d->relative ? prev + n <= x->len : n < x->len - x->base;
     if (data == d->negated)
         return d->relative || d->size.var >= 0 ? NO : STOP;
     return inspect(x, i + 1, prev);
@@ -405,7 +433,7 @@ static int do_isdataat(struct insp *x, uint32_t i, int64_t prev)
 static int inspect(struct insp *x, uint32_t i, int64_t prev)
 {
     if (i == x->er->r->n_matches)
-        return YES;
+        return !x->need_new || x->end > x->base ? YES : NO;
     if (x->budget == 0)
         return STOP;
     x->budget--;
@@ -438,5 +466,9 @@ bool engine_verify(const struct engine *e, const struct erule *er,
         .er = er, .buf = p->payload ? p->payload : (const uint8_t *)"",
         .len = p->payload ? p->payload_len : 0, .s = s, .budget = ENGINE_INSPECT_LIMIT,
     };
-    return inspect(&x, 0, 0) == YES;
+    if (p->stream && p->payload) {
+        x.base = p->stream_base;
+        x.need_new = er->positive;
+    }
+    return inspect(&x, 0, x.base) == YES;
 }

@@ -122,6 +122,20 @@ static struct engine_packet tcp_str(struct fx *f, const char *payload)
 
 static const char *HTTP = "GET /index.html HTTP/1.1\r\nHost: example.com\r\n\r\n";
 
+/* A stream inspection: [window | new] with the new bytes after `window`. */
+static bool stream_hit(struct fx *f, const char *window, const char *new_bytes, uint32_t sid)
+{
+    static char buf[4096];
+    uint32_t wl = (uint32_t)strlen(window), nl = (uint32_t)strlen(new_bytes);
+    memcpy(buf, window, wl);
+    memcpy(buf + wl, new_bytes, nl);
+    struct engine_packet p = tcp_str(f, "");
+    p.payload = (const uint8_t *)buf, p.payload_len = wl + nl;
+    p.stream = true, p.stream_base = wl, p.dsize = nl;
+    struct hits h = scan(f, &p);
+    return has(&h, sid);
+}
+
 /* ---- content ------------------------------------------------------------ */
 
 static void test_offset_depth(void)
@@ -911,6 +925,37 @@ static void test_et_open(void)
     rule_vars_free(v);
 }
 
+/* Stream inspection: matches across the window/new boundary are found,
+ * matches wholly inside the window are not reported again, absolute
+ * positions count from the new bytes. */
+static void test_stream_window(void)
+{
+    struct fx f;
+    fx_build(&f, "t.rules",
+             "alert tcp any any -> any any (content:\"USER root\"; sid:1;)\n"
+             "alert tcp any any -> any any (content:\"USER\"; content:\"pass\"; distance:1; sid:2;)\n"
+             "alert tcp any any -> any any (content:\"GET\"; depth:3; sid:3;)\n"
+             "alert tcp any any -> any any (pcre:\"/^POST/\"; sid:4;)\n"
+             "alert tcp any any -> any any (content:\"zz\"; dsize:5; sid:5;)\n"
+             "alert tcp any any -> any any (content:!\"nothing\"; dsize:1; sid:6;)\n"
+             "alert tcp any any -> any any (content:\"ab\"; sid:7;)\n");
+    CU_ASSERT_TRUE(stream_hit(&f, "xxUSER r", "oot", 1));      /* split pattern */
+    CU_ASSERT_FALSE(stream_hit(&f, "xxUSER root", "zzz", 1));   /* already inspected */
+    CU_ASSERT_TRUE(stream_hit(&f, "USER root", "USER root", 1)); /* a second one */
+    CU_ASSERT_TRUE(stream_hit(&f, "USER ", "x pass", 2));      /* chain across */
+    CU_ASSERT_FALSE(stream_hit(&f, "USER x pass", "", 2));
+    CU_ASSERT_TRUE(stream_hit(&f, "abc", "GET /", 3));         /* depth from new bytes */
+    CU_ASSERT_FALSE(stream_hit(&f, "GET /", "abc", 3));
+    CU_ASSERT_TRUE(stream_hit(&f, "xyz", "POST /", 4));        /* ^ at the new bytes */
+    CU_ASSERT_FALSE(stream_hit(&f, "POST /", "abc", 4));
+    CU_ASSERT_TRUE(stream_hit(&f, "0123456789", "zzabc", 5));  /* dsize: the packet's */
+    CU_ASSERT_FALSE(stream_hit(&f, "0123", "zzab", 5));
+    CU_ASSERT_TRUE(stream_hit(&f, "0123456789", "q", 6));      /* negated only */
+    CU_ASSERT_TRUE(stream_hit(&f, "xa", "b", 7));              /* boundary scan */
+    CU_ASSERT_FALSE(stream_hit(&f, "xab", "q", 7));
+    fx_free(&f);
+}
+
 int main(void)
 {
     CU_TestInfo cases[] = {
@@ -933,6 +978,7 @@ int main(void)
         { "stats", test_stats },
         { "pcre and backtracking limits", test_limits },
         { "noalert, IPv6 header", test_noalert_and_v6_header },
+        { "stream window", test_stream_window },
         { "ET Open build", test_et_open },
         CU_TEST_INFO_NULL,
     };

@@ -1,0 +1,65 @@
+/* rules.c - load rule files and build the matching engine from them. */
+#include <stdlib.h>
+
+#include "rules.h"
+
+#define TOP_SKIPS 10
+#define ERRORS_SHOWN 50
+
+static void print_engine(const struct engine *e, FILE *report, FILE *errors)
+{
+    const struct engine_stats *st = engine_stats(e);
+
+    fprintf(report, "engine: %u rules compiled, %u dropped; %u Hyperscan databases, "
+            "%u patterns, %zu bytes; %u pcre (%u JIT); compiled in %.0f ms\n",
+            st->rules_compiled, st->rules_dropped, st->databases, st->patterns,
+            st->db_bytes, st->pcres, st->pcres_jit, st->compile_ms);
+    for (uint32_t i = 0; i < st->n_errors; i++)
+        fprintf(errors, "%s\n", engine_error(e, i));
+}
+
+struct loaded_rules *rules_load(const char *const *files, unsigned n_files,
+                                const char *classification_path, FILE *report,
+                                FILE *errors, char *err, size_t errlen)
+{
+    struct loaded_rules *lr = calloc(1, sizeof(*lr));
+    char msg[512];
+
+    if (lr == NULL || (lr->vars = rule_vars_new()) == NULL) {
+        snprintf(err, errlen, "out of memory loading rules");
+        free(lr);
+        return NULL;
+    }
+    classifications_init(&lr->cls);
+    ruleset_init(&lr->rs);
+    if (classifications_load_file(&lr->cls, classification_path, msg, sizeof(msg)) < 0) {
+        snprintf(err, errlen, "%s", msg);
+        rules_free(lr);
+        return NULL;
+    }
+    for (unsigned i = 0; i < n_files; i++) {
+        if (ruleset_load_file(&lr->rs, files[i], lr->vars, &lr->cls, msg, sizeof(msg)) < 0) {
+            fprintf(errors, "mamori: %s\n", msg);
+            lr->files_unreadable++;
+        }
+    }
+    ruleset_print_summary(&lr->rs, report, TOP_SKIPS, ERRORS_SHOWN);
+    if ((lr->engine = engine_build(&lr->rs, msg, sizeof(msg))) == NULL) {
+        snprintf(err, errlen, "building the matching engine: %s", msg);
+        rules_free(lr);
+        return NULL;
+    }
+    print_engine(lr->engine, report, errors);
+    return lr;
+}
+
+void rules_free(struct loaded_rules *lr)
+{
+    if (lr == NULL)
+        return;
+    engine_free(lr->engine);
+    ruleset_free(&lr->rs);
+    classifications_free(&lr->cls);
+    rule_vars_free(lr->vars);
+    free(lr);
+}

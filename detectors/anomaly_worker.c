@@ -1,0 +1,620 @@
+/* anomaly_worker.c - the worker's tick snapshots: creation, the flow-event
+ * paths, tick hand-over to the main thread, and snapshot merging (which
+ * the engine uses, but which belongs with the layout). */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "anomaly_int.h"
+
+#define HUGE_PAGE (2u << 20)
+
+/* ---- snapshots ----------------------------------------------------------------- */
+
+static uint32_t log2_u32(uint32_t x)
+{
+    return (uint32_t)__builtin_ctz(x);
+}
+
+static bool width_ok(uint32_t w)
+{
+    return w >= 16 && w <= (1u << 24) && !(w & (w - 1));
+}
+
+int an_dims_init(struct an_dims *dm, const struct anomaly_config *cfg)
+{
+    if (!width_ok(cfg->dst_width) || !width_ok(cfg->dsrc_width) ||
+        !width_ok(cfg->event_width) || !width_ok(cfg->bf_width))
+        return -EINVAL;
+    dm->dst_width = cfg->dst_width;
+    dm->dst_shift = 64 - log2_u32(cfg->dst_width);
+    for (unsigned r = 0; r < AN_ROWS; r++) {
+        dm->dst_a[r] = sketch_hash64(2 * r, cfg->seed) | 1;
+        dm->dst_b[r] = sketch_hash64(2 * r + 1, cfg->seed);
+    }
+    dm->dsrc_width = cfg->dsrc_width;
+    dm->dsrc_shift = 64 - log2_u32(cfg->dsrc_width);
+    dm->ev_width = cfg->event_width;
+    dm->ev_shift = 64 - log2_u32(cfg->event_width);
+    dm->bf_width = cfg->bf_width;
+    dm->bf_shift = 64 - log2_u32(cfg->bf_width);
+    return 0;
+}
+
+static size_t snap_bytes(const struct an_dims *dm, size_t *off)
+{
+    size_t n = 0;
+    off[0] = n;
+    n += (size_t)AN_ROWS * dm->dst_width * sizeof(struct an_dst_cell);
+    off[1] = n;
+    n += (size_t)AN_ROWS * dm->dsrc_width * sizeof(struct an_hll_cell);
+    off[2] = n;
+    n += (size_t)AN_ROWS * dm->ev_width * sizeof(struct an_pair_cell);
+    off[3] = n;
+    n += (size_t)AN_ROWS * dm->ev_width * sizeof(struct an_svc_cell);
+    off[4] = n;
+    n += (size_t)AN_ROWS * dm->bf_width * sizeof(struct an_bf_cell);
+    return n;
+}
+
+/* One allocation per snapshot; huge pages where the kernel agrees, since
+ * the per-destination table is hit at random lines on every packet. */
+int an_snap_init(struct an_snap *s, const struct an_dims *dm)
+{
+    size_t off[5];
+    size_t n = snap_bytes(dm, off);
+    size_t rounded = (n + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+
+    memset(s, 0, sizeof(*s));
+    s->mem = aligned_alloc(HUGE_PAGE, rounded);
+    if (s->mem == NULL)
+        return -ENOMEM;
+    (void)madvise(s->mem, rounded, MADV_HUGEPAGE);
+    memset(s->mem, 0, rounded);
+    s->mem_bytes = n;
+    uint8_t *m = s->mem;
+    s->dst = (struct an_dst_cell *)(m + off[0]);
+    s->dsrc = (struct an_hll_cell *)(m + off[1]);
+    s->pair = (struct an_pair_cell *)(m + off[2]);
+    s->svc = (struct an_svc_cell *)(m + off[3]);
+    s->bf = (struct an_bf_cell *)(m + off[4]);
+    s->tick = AN_NO_TICK;
+    return 0;
+}
+
+void an_snap_free(struct an_snap *s)
+{
+    free(s->mem);
+    s->mem = NULL;
+}
+
+void an_snap_clear(struct an_snap *s)
+{
+    memset(s->mem, 0, s->mem_bytes);
+    memset(&s->tot, 0, sizeof(s->tot));
+    s->tick = AN_NO_TICK;
+}
+
+/* ---- merging ----------------------------------------------------------------- */
+
+/* Keys by vote: the same key adds its votes; otherwise the larger vote
+ * keeps its key and the other's votes are taken from it. */
+static bool vote_merge(uint32_t *dv, uint32_t sv, bool same)
+{
+    if (same) {
+        *dv = an_sat_add(*dv, sv);
+        return false;
+    }
+    if (sv > *dv) {
+        *dv = sv - *dv;
+        return true;                 /* the source's key wins */
+    }
+    *dv -= sv;
+    return false;
+}
+
+static void merge_counts(uint32_t *d, const uint32_t *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        d[i] = an_sat_add(d[i], s[i]);
+}
+
+static void merge_dst(struct an_dst_cell *d, const struct an_dst_cell *s)
+{
+    if (s->votes == 0 && s->new_flows == 0 && s->refl_votes == 0) {
+        bool any = false;
+        for (unsigned i = 0; i < AN_NCLASS; i++)
+            any |= s->pkts[i] != 0;
+        if (!any)
+            return;
+    }
+    if (d->votes == 0 || vote_merge(&d->votes, s->votes, d->tag == s->tag)) {
+        if (d->votes == 0)
+            d->votes = s->votes;
+        d->tag = s->tag;
+        d->key[0] = s->key[0];
+        d->key[1] = s->key[1];
+    }
+    if (d->refl_votes == 0 || d->refl_port == s->refl_port) {
+        if (d->refl_votes == 0)
+            d->refl_port = s->refl_port;
+        d->refl_votes = an_sat_add(d->refl_votes, s->refl_votes);
+    } else if (vote_merge(&d->refl_votes, s->refl_votes, false)) {
+        d->refl_port = s->refl_port;
+    }
+    d->new_flows = an_sat_add(d->new_flows, s->new_flows);
+    merge_counts(d->pkts, s->pkts, AN_NCLASS);
+    merge_counts(d->bytes, s->bytes, AN_NBCLASS);
+}
+
+static void merge_pair(struct an_pair_cell *d, const struct an_pair_cell *s)
+{
+    if (s->votes == 0 && s->flows == 0 && s->weight == 0 && s->failed == 0)
+        return;
+    bool same = !memcmp(d->src, s->src, 16) && !memcmp(d->dst, s->dst, 16) &&
+                d->version == s->version;
+    if (d->votes == 0 || vote_merge(&d->votes, s->votes, same)) {
+        if (d->votes == 0)
+            d->votes = s->votes;
+        memcpy(d->src, s->src, 16);
+        memcpy(d->dst, s->dst, 16);
+        d->version = s->version;
+    }
+    d->flows = an_sat_add(d->flows, s->flows);
+    d->weight = an_sat_add(d->weight, s->weight);
+    d->attempts = an_sat_add(d->attempts, s->attempts);
+    d->failed = an_sat_add(d->failed, s->failed);
+    hll_reg_merge(d->ports, s->ports, AN_HLL_P);
+}
+
+static void merge_svc(struct an_svc_cell *d, const struct an_svc_cell *s)
+{
+    if (s->votes == 0 && s->attempts == 0 && s->failed == 0)
+        return;
+    bool same = !memcmp(d->src, s->src, 16) && d->port == s->port &&
+                d->version == s->version && d->proto == s->proto;
+    if (d->votes == 0 || vote_merge(&d->votes, s->votes, same)) {
+        if (d->votes == 0)
+            d->votes = s->votes;
+        memcpy(d->src, s->src, 16);
+        d->port = s->port;
+        d->version = s->version;
+        d->proto = s->proto;
+    }
+    d->attempts = an_sat_add(d->attempts, s->attempts);
+    d->failed = an_sat_add(d->failed, s->failed);
+    hll_reg_merge(d->hosts, s->hosts, AN_HLL_P);
+}
+
+static void merge_bf(struct an_bf_cell *d, const struct an_bf_cell *s)
+{
+    if (s->votes == 0 && s->attempts == 0 && s->longc == 0 && s->failed == 0)
+        return;
+    bool same = !memcmp(d->src, s->src, 16) && !memcmp(d->dst, s->dst, 16) &&
+                d->port == s->port && d->version == s->version;
+    if (d->votes == 0 || vote_merge(&d->votes, s->votes, same)) {
+        if (d->votes == 0)
+            d->votes = s->votes;
+        memcpy(d->src, s->src, 16);
+        memcpy(d->dst, s->dst, 16);
+        d->port = s->port;
+        d->version = s->version;
+    }
+    d->attempts = an_sat_add(d->attempts, s->attempts);
+    d->longc = an_sat_add(d->longc, s->longc);
+    d->failed = an_sat_add(d->failed, s->failed);
+}
+
+void an_snap_merge(struct an_snap *d, const struct an_snap *s, const struct an_dims *dm)
+{
+    size_t n;
+
+    d->tot.pkts += s->tot.pkts;
+    d->tot.bytes += s->tot.bytes;
+    d->tot.nonip += s->tot.nonip;
+    d->tot.invalid += s->tot.invalid;
+    d->tot.new_flows += s->tot.new_flows;
+    d->tot.flow_ends += s->tot.flow_ends;
+    d->tot.events_skipped += s->tot.events_skipped;
+
+    n = (size_t)AN_ROWS * dm->dst_width;
+    for (size_t i = 0; i < n; i++)
+        merge_dst(&d->dst[i], &s->dst[i]);
+    n = (size_t)AN_ROWS * dm->dsrc_width;
+    for (size_t i = 0; i < n; i++)
+        hll_reg_merge(d->dsrc[i].reg, s->dsrc[i].reg, AN_HLL_P);
+    n = (size_t)AN_ROWS * dm->ev_width;
+    for (size_t i = 0; i < n; i++) {
+        merge_pair(&d->pair[i], &s->pair[i]);
+        merge_svc(&d->svc[i], &s->svc[i]);
+    }
+    n = (size_t)AN_ROWS * dm->bf_width;
+    for (size_t i = 0; i < n; i++)
+        merge_bf(&d->bf[i], &s->bf[i]);
+}
+
+/* ---- the worker --------------------------------------------------------------- */
+
+struct anomaly_worker *an_worker_create(const struct anomaly_config *cfg, const struct an_dims *dm,
+                                        const struct an_portset *refl, const struct an_portset *bf,
+                                        unsigned id, char *err, size_t errlen)
+{
+    struct anomaly_worker *aw = aligned_alloc(64, (sizeof(*aw) + 63) & ~(size_t)63);
+
+    if (aw == NULL) {
+        snprintf(err, errlen, "anomaly worker %u: out of memory", id);
+        return NULL;
+    }
+    memset(aw, 0, sizeof(*aw));
+    aw->id = id;
+    aw->seed = cfg->seed;
+    aw->dims = *dm;
+    aw->refl_ports = refl;
+    aw->bf_ports = bf;
+    aw->tick = AN_NO_TICK;
+    aw->lossless = cfg->lossless;
+    aw->bf_long_ns = (uint64_t)cfg->brute_force_long_s * AN_NS;
+    aw->event_budget = cfg->event_budget ? cfg->event_budget : UINT64_MAX;
+    aw->nsnaps = cfg->snapshots;
+    aw->snaps = calloc(aw->nsnaps, sizeof(*aw->snaps));
+    if (aw->snaps == NULL) {
+        free(aw);
+        snprintf(err, errlen, "anomaly worker %u: out of memory", id);
+        return NULL;
+    }
+    for (unsigned i = 0; i < aw->nsnaps; i++) {
+        if (an_snap_init(&aw->snaps[i], dm) < 0) {
+            snprintf(err, errlen, "anomaly worker %u: %u snapshots: out of memory", id,
+                     aw->nsnaps);
+            an_worker_destroy(aw);
+            return NULL;
+        }
+    }
+    aw->cur = &aw->snaps[0];
+    for (unsigned i = 1; i < aw->nsnaps; i++)
+        an_ring_push(&aw->free, &aw->snaps[i]);
+    atomic_store(&aw->done_tick, 0);
+    return aw;
+}
+
+void an_worker_destroy(struct anomaly_worker *aw)
+{
+    if (aw == NULL)
+        return;
+    for (unsigned i = 0; i < aw->nsnaps; i++)
+        an_snap_free(&aw->snaps[i]);
+    free(aw->snaps);
+    free(aw);
+}
+
+void an_worker_release(struct anomaly_worker *aw, struct an_snap *s)
+{
+    an_snap_clear(s);
+    (void)an_ring_push(&aw->free, s);   /* the ring holds every snapshot: never full */
+}
+
+/* Hand the current tick over, take a cleared snapshot. Without one (the
+ * main thread is behind) a live worker drops the tick and reuses its
+ * buffer; an offline one waits. */
+static void publish(struct anomaly_worker *aw, bool final)
+{
+    struct an_snap *s = aw->cur;
+
+    s->tick = aw->tick;
+    if (final) {
+        if (an_snap_used(s))
+            (void)an_ring_push(&aw->published, s);
+        aw->cur = NULL;
+        return;
+    }
+    if (!an_snap_used(s))
+        return;                      /* nothing to say: keep the buffer for the next tick */
+    struct an_snap *next;
+    while ((next = an_ring_peek(&aw->free)) == NULL) {
+        if (!aw->lossless) {
+            atomic_fetch_add_explicit(&aw->ticks_dropped, 1, memory_order_relaxed);
+            an_snap_clear(s);
+            return;
+        }
+        sched_yield();
+    }
+    an_ring_pop(&aw->free);
+    (void)an_ring_push(&aw->published, s);
+    aw->cur = next;
+}
+
+void anomaly_worker_tick(struct anomaly_worker *aw, uint64_t now_ns)
+{
+    uint64_t t = now_ns / AN_NS;
+
+    if (aw->cur == NULL)
+        return;                      /* finished */
+    if (aw->tick == AN_NO_TICK) {
+        aw->tick = t;                /* packets before the first tick belong to it */
+        atomic_store_explicit(&aw->done_tick, t, memory_order_release);
+        return;
+    }
+    if (t <= aw->tick)
+        return;
+    publish(aw, false);
+    aw->tick = t;
+    aw->cur->tick = t;
+    atomic_store_explicit(&aw->done_tick, t, memory_order_release);
+}
+
+void anomaly_worker_finish(struct anomaly_worker *aw)
+{
+    if (aw->cur == NULL)
+        return;
+    if (aw->tick == AN_NO_TICK)
+        aw->tick = 0;
+    publish(aw, true);
+    atomic_store_explicit(&aw->done_tick, UINT64_MAX, memory_order_release);
+}
+
+uint64_t anomaly_worker_ticks_dropped(const struct anomaly_worker *aw)
+{
+    return atomic_load_explicit(&aw->ticks_dropped, memory_order_relaxed);
+}
+
+size_t anomaly_worker_memory(const struct anomaly_worker *aw)
+{
+    size_t n = sizeof(*aw) + aw->nsnaps * sizeof(*aw->snaps);
+    for (unsigned i = 0; i < aw->nsnaps; i++)
+        n += aw->snaps[i].mem_bytes;
+    return n;
+}
+
+/* ---- per packet ------------------------------------------------------------------ */
+
+void anomaly_worker_packet(struct anomaly_worker *aw, const struct decoded_packet *d,
+                           const struct flow *f, unsigned dir, bool flow_created,
+                           uint32_t wirelen)
+{
+    anomaly_worker_packet_inline(aw, d, f, dir, flow_created, wirelen);
+}
+
+void anomaly_worker_prefetch(const struct anomaly_worker *aw, const struct decoded_packet *d)
+{
+    anomaly_worker_prefetch_inline(aw, d);
+}
+
+static void refl_port_vote(struct an_dst_cell *c, uint16_t port)
+{
+    if (c->refl_port == port) {
+        c->refl_votes++;
+    } else if (c->refl_votes == 0) {
+        c->refl_port = port;
+        c->refl_votes = 1;
+    } else {
+        c->refl_votes--;
+    }
+}
+
+/* A connection attempt: what a client sends to open something - a TCP
+ * segment without ACK (SYN, or the FIN/NULL/XMAS of stealth scans), UDP
+ * not from a reflector port, an ICMP echo request. Answers and midstream
+ * pickups are not attempts, so a reflector answering a spoofed victim on
+ * many ports does not look like it scans the victim. */
+static bool is_attempt(const struct anomaly_worker *aw, const struct decoded_packet *d)
+{
+    if (!(d->flags & DECODED_L4))
+        return false;
+    switch (d->ip_proto) {
+    case IPPROTO_TCP:
+        return !(d->tcp_flags & (AN_TH_ACK | AN_TH_RST));
+    case IPPROTO_UDP:
+        return !an_port_in(aw->refl_ports, d->src_port) || d->src_port == d->dst_port;
+    case IPPROTO_ICMP:
+        return d->icmp_type == 8;
+    case IPPROTO_ICMPV6:
+        return d->icmp_type == 128;
+    default:
+        return false;
+    }
+}
+
+static bool pair_key_eq(const struct an_pair_cell *c, const struct an_addr *s,
+                        const struct an_addr *d)
+{
+    return an_key_eq(c->src, c->version, s) && c->dst[0] == d->w[0] && c->dst[1] == d->w[1];
+}
+
+static void pair_vote(struct an_pair_cell *c, const struct an_addr *s, const struct an_addr *d)
+{
+    if (pair_key_eq(c, s, d)) {
+        c->votes++;
+    } else if (c->votes == 0) {
+        memcpy(c->src, s->w, 16);
+        memcpy(c->dst, d->w, 16);
+        c->version = s->version;
+        c->votes = 1;
+    } else {
+        c->votes--;
+    }
+}
+
+/* Every 1024th packet of a flow in one direction adds 1024 to its pair's
+ * weight: top sources by traffic without per-packet work. */
+static void pair_weight(struct anomaly_worker *aw, const struct an_addr *src, uint64_t hsrc,
+                        const struct an_addr *dst, uint64_t hdst, uint32_t w, bool created,
+                        bool attempt, uint16_t dport)
+{
+    struct an_snap *s = aw->cur;
+    uint64_t h = an_pair_hash(hsrc, hdst, aw->seed);
+    uint64_t hp = attempt ? sketch_hash64(dport, aw->seed) : 0;
+
+    for (unsigned r = 0; r < AN_ROWS; r++) {
+        struct an_pair_cell *c = &s->pair[(size_t)r * aw->dims.ev_width +
+                                          an_col(h, r, aw->dims.ev_shift)];
+        pair_vote(c, src, dst);
+        c->weight = an_sat_add(c->weight, w);
+        if (created)
+            c->flows++;
+        if (attempt) {
+            c->attempts++;
+            hll_reg_add(c->ports, AN_HLL_P, hp);
+        }
+    }
+}
+
+static void svc_attempt(struct anomaly_worker *aw, const struct an_addr *src, uint64_t hsrc,
+                        uint64_t hdst, uint16_t port, uint8_t proto)
+{
+    struct an_snap *s = aw->cur;
+    uint64_t h = an_svc_hash(hsrc, port, proto, aw->seed);
+
+    for (unsigned r = 0; r < AN_ROWS; r++) {
+        struct an_svc_cell *c = &s->svc[(size_t)r * aw->dims.ev_width +
+                                        an_col(h, r, aw->dims.ev_shift)];
+        if (an_key_eq(c->src, c->version, src) && c->port == port && c->proto == proto) {
+            c->votes++;
+        } else if (c->votes == 0) {
+            memcpy(c->src, src->w, 16);
+            c->version = src->version;
+            c->port = port;
+            c->proto = proto;
+            c->votes = 1;
+        } else {
+            c->votes--;
+        }
+        c->attempts++;
+        hll_reg_add(c->hosts, AN_HLL_P, hdst);
+    }
+}
+
+static struct an_bf_cell *bf_cell(struct anomaly_worker *aw, uint64_t h, unsigned r)
+{
+    return &aw->cur->bf[(size_t)r * aw->dims.bf_width + an_col(h, r, aw->dims.bf_shift)];
+}
+
+/* Vote and count in the brute-force table; which counter is the caller's. */
+static void bf_update(struct anomaly_worker *aw, const struct an_addr *src, uint64_t hsrc,
+                      const struct an_addr *dst, uint64_t hdst, uint16_t port,
+                      uint32_t attempts, uint32_t longc, uint32_t failed)
+{
+    uint64_t h = an_bf_hash(hsrc, hdst, port, aw->seed);
+
+    for (unsigned r = 0; r < AN_ROWS; r++) {
+        struct an_bf_cell *c = bf_cell(aw, h, r);
+        if (an_key_eq(c->src, c->version, src) && c->dst[0] == dst->w[0] &&
+            c->dst[1] == dst->w[1] && c->port == port) {
+            c->votes++;
+        } else if (c->votes == 0) {
+            memcpy(c->src, src->w, 16);
+            memcpy(c->dst, dst->w, 16);
+            c->port = port;
+            c->version = src->version;
+            c->votes = 1;
+        } else {
+            c->votes--;
+        }
+        c->attempts += attempts;
+        c->longc += longc;
+        c->failed += failed;
+    }
+}
+
+void an_worker_flow_event(struct anomaly_worker *aw, const struct decoded_packet *d,
+                          const struct flow *f, unsigned dir, bool created, unsigned cls,
+                          uint64_t xdst)
+{
+    struct an_snap *s = aw->cur;
+    struct an_addr src, dstv;
+    const struct an_addr *dst = &dstv;
+
+    if (cls == AN_C_REFL_UNSOL || created) {
+        for (unsigned r = 0; r < AN_ROWS; r++) {
+            struct an_dst_cell *c = an_dst_cell(s, &aw->dims, r, xdst);
+            if (cls == AN_C_REFL_UNSOL)
+                refl_port_vote(c, d->src_port);     /* which service reflects */
+            c->new_flows += created;
+        }
+    }
+    if (!created && (f == NULL || !an_flow_milestone(f->pkts[dir])))
+        return;
+
+    an_addr_load(&src, d->src_addr, d->ip_version);
+    an_addr_load(&dstv, d->dst_addr, d->ip_version);
+    uint64_t hsrc = an_addr_hash(&src, aw->seed);
+    uint64_t hdst = sketch_hash64(xdst, aw->seed);
+
+    if (!created) {
+        uint64_t n = f->pkts[dir];
+        if ((n & 1023) == 0)
+            pair_weight(aw, &src, hsrc, dst, hdst, 1024, false, false, 0);
+        /* A login exchange under way: the client opened with a SYN and has
+         * sent AN_BF_CLIENT_PKTS packets to a login service. */
+        if (n == AN_BF_CLIENT_PKTS && dir == FLOW_TOSERVER && d->ip_proto == IPPROTO_TCP &&
+            (f->tcp_flags[FLOW_TOSERVER] & AN_TH_SYN) && an_port_in(aw->bf_ports, d->dst_port))
+            bf_update(aw, &src, hsrc, dst, hdst, d->dst_port, 1, 0, 0);
+        return;
+    }
+    /* A spoofed flood makes every packet a new flow: past the budget, a
+     * tick keeps only the per-destination counts (above), so the cost of
+     * a flood stays bounded. Distinct sources and top sources stop growing;
+     * the flood itself is still measured in full. */
+    if (++s->tot.new_flows > aw->event_budget) {
+        s->tot.events_skipped++;
+        return;
+    }
+    for (unsigned r = 0; r < AN_ROWS; r++) {
+        struct an_hll_cell *c = &s->dsrc[(size_t)r * aw->dims.dsrc_width +
+                                         an_col(hdst, r, aw->dims.dsrc_shift)];
+        hll_reg_add(c->reg, AN_HLL_P, hsrc);
+    }
+    bool attempt = is_attempt(aw, d);
+    pair_weight(aw, &src, hsrc, dst, hdst, 1, true, attempt, d->dst_port);
+    if (attempt)
+        svc_attempt(aw, &src, hsrc, hdst, d->dst_port, d->ip_proto);
+}
+
+/* A flow ends: attempts that were refused or never answered count as
+ * failures (scans), long sessions are not password guesses (brute force). */
+void anomaly_worker_flow_end(struct anomaly_worker *aw, const struct flow *f,
+                             enum flow_end_reason reason)
+{
+    struct an_snap *s = aw->cur;
+    (void)reason;
+
+    if (s == NULL)
+        return;
+    s->tot.flow_ends++;
+    uint8_t proto = f->key.ip_proto;
+    unsigned cli = f->initiator, srv = !f->initiator;
+    bool failed;
+
+    if (proto == IPPROTO_TCP) {
+        /* Only connections opened with a SYN are attempts. */
+        if (!(f->tcp_flags[FLOW_TOSERVER] & AN_TH_SYN))
+            return;
+        failed = !(f->tcp_flags[FLOW_TOCLIENT] & AN_TH_SYN);
+    } else if (proto == IPPROTO_UDP) {
+        failed = f->pkts[FLOW_TOCLIENT] == 0;
+    } else {
+        return;
+    }
+
+    struct an_addr src, dst;
+    an_addr_load(&src, f->key.addr[cli], f->key.ip_version);
+    an_addr_load(&dst, f->key.addr[srv], f->key.ip_version);
+    uint64_t hsrc = an_addr_hash(&src, aw->seed), hdst = an_addr_hash(&dst, aw->seed);
+    uint16_t port = f->key.port[srv];
+
+    if (failed) {
+        uint64_t h = an_pair_hash(hsrc, hdst, aw->seed);
+        for (unsigned r = 0; r < AN_ROWS; r++)
+            s->pair[(size_t)r * aw->dims.ev_width + an_col(h, r, aw->dims.ev_shift)].failed++;
+        h = an_svc_hash(hsrc, port, proto, aw->seed);
+        for (unsigned r = 0; r < AN_ROWS; r++)
+            s->svc[(size_t)r * aw->dims.ev_width + an_col(h, r, aw->dims.ev_shift)].failed++;
+    }
+    /* A counted guess that turns out a long session is taken back. */
+    if (proto == IPPROTO_TCP && an_port_in(aw->bf_ports, port) &&
+        f->pkts[FLOW_TOSERVER] >= AN_BF_CLIENT_PKTS &&
+        f->last_ts_ns - f->first_ts_ns >= aw->bf_long_ns)
+        bf_update(aw, &src, hsrc, &dst, hdst, port, 0, 1, 0);
+}

@@ -3,11 +3,19 @@
 #include "rules.h"
 
 int rule_check_files(const char *const *files, unsigned n_files,
-                     const char *classification_path, FILE *out, FILE *err)
+                     const char *classification_path, const char *cache_dir, FILE *out,
+                     FILE *err)
+{
+    return rule_check_files_vars(NULL, files, n_files, classification_path, cache_dir, out, err);
+}
+
+int rule_check_files_vars(struct rule_vars *vars, const char *const *files, unsigned n_files,
+                          const char *classification_path, const char *cache_dir, FILE *out,
+                          FILE *err)
 {
     char msg[512];
-    struct loaded_rules *lr = rules_load(files, n_files, classification_path, out, err,
-                                         msg, sizeof(msg));
+    struct loaded_rules *lr = rules_load_vars(vars, files, n_files, classification_path,
+                                              cache_dir, out, err, msg, sizeof(msg));
 
     if (lr == NULL) {
         fprintf(err, "mamori: %s\n", msg);

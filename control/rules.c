@@ -1,6 +1,8 @@
 /* rules.c - load rule files and build the matching engine from them. */
 #include <stdlib.h>
+#include <unistd.h>
 
+#include "mamori_version.h"
 #include "rules.h"
 
 #define TOP_SKIPS 10
@@ -11,22 +13,34 @@ static void print_engine(const struct engine *e, FILE *report, FILE *errors)
     const struct engine_stats *st = engine_stats(e);
 
     fprintf(report, "engine: %u rules compiled, %u dropped; %u Hyperscan databases, "
-            "%u patterns, %zu bytes; %u pcre (%u JIT); compiled in %.0f ms\n",
+            "%u patterns, %zu bytes; %u pcre (%u JIT); built in %.0f ms "
+            "(%u databases from the cache, %u compiled and cached)\n",
             st->rules_compiled, st->rules_dropped, st->databases, st->patterns,
-            st->db_bytes, st->pcres, st->pcres_jit, st->compile_ms);
+            st->db_bytes, st->pcres, st->pcres_jit, st->compile_ms, st->cache_hits,
+            st->cache_stores);
     for (uint32_t i = 0; i < st->n_errors; i++)
         fprintf(errors, "%s\n", engine_error(e, i));
 }
 
 struct loaded_rules *rules_load(const char *const *files, unsigned n_files,
-                                const char *classification_path, FILE *report,
-                                FILE *errors, char *err, size_t errlen)
+                                const char *classification_path, const char *cache_dir,
+                                FILE *report, FILE *errors, char *err, size_t errlen)
+{
+    return rules_load_vars(NULL, files, n_files, classification_path, cache_dir, report, errors,
+                           err, errlen);
+}
+
+struct loaded_rules *rules_load_vars(struct rule_vars *vars, const char *const *files,
+                                     unsigned n_files, const char *classification_path,
+                                     const char *cache_dir, FILE *report, FILE *errors,
+                                     char *err, size_t errlen)
 {
     struct loaded_rules *lr = calloc(1, sizeof(*lr));
     char msg[512];
 
-    if (lr == NULL || (lr->vars = rule_vars_new()) == NULL) {
+    if (lr == NULL || (lr->vars = vars ? vars : rule_vars_new()) == NULL) {
         snprintf(err, errlen, "out of memory loading rules");
+        rule_vars_free(vars);
         free(lr);
         return NULL;
     }
@@ -44,7 +58,7 @@ struct loaded_rules *rules_load(const char *const *files, unsigned n_files,
         }
     }
     ruleset_print_summary(&lr->rs, report, TOP_SKIPS, ERRORS_SHOWN);
-    if ((lr->engine = engine_build(&lr->rs, msg, sizeof(msg))) == NULL) {
+    if ((lr->engine = engine_build_cached(&lr->rs, cache_dir, msg, sizeof(msg))) == NULL) {
         snprintf(err, errlen, "building the matching engine: %s", msg);
         rules_free(lr);
         return NULL;
@@ -62,4 +76,11 @@ void rules_free(struct loaded_rules *lr)
     classifications_free(&lr->cls);
     rule_vars_free(lr->vars);
     free(lr);
+}
+
+const char *rules_default_classification(void)
+{
+    if (access(MAMORI_CLASSIFICATION_CONFIG, R_OK) == 0)
+        return MAMORI_CLASSIFICATION_CONFIG;
+    return MAMORI_SOURCE_CLASSIFICATION_CONFIG;
 }

@@ -22,13 +22,23 @@ struct loaded_rules {
 };
 
 /* Load the rule files with the classtypes of classification_path and build
- * the engine; print the summary (loaded, skipped by keyword, failed by
+ * the engine, with compiled databases cached in cache_dir (NULL: none); print the summary (loaded, skipped by keyword, failed by
  * file:line, engine figures) on `report`, file errors on `errors`. Bad
  * rules are skipped, counted and named, never fatal. NULL with `err` set
  * when the classification file cannot be read or nothing can be built. */
 struct loaded_rules *rules_load(const char *const *files, unsigned n_files,
-                                const char *classification_path, FILE *report,
-                                FILE *errors, char *err, size_t errlen);
+                                const char *classification_path, const char *cache_dir,
+                                FILE *report, FILE *errors, char *err, size_t errlen);
+/* The same with the rule variables vars (NULL: the defaults), which the
+ * loaded set then owns, also when loading fails. */
+struct loaded_rules *rules_load_vars(struct rule_vars *vars, const char *const *files,
+                                     unsigned n_files, const char *classification_path,
+                                     const char *cache_dir, FILE *report, FILE *errors,
+                                     char *err, size_t errlen);
 void rules_free(struct loaded_rules *lr);
+
+/* The installed classification.config, or the source tree's when mamori
+ * runs from its build directory. */
+const char *rules_default_classification(void);
 
 #endif

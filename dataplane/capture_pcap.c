@@ -40,8 +40,15 @@ static const char *const pcap_counter_names[] = {
 };
 
 /* A packet as it travels from the reader to a worker: its metadata, the
- * reader's decode of it, then the captured bytes. */
+ * reader's decode of it, then the captured bytes. A clock record (no bytes)
+ * carries the capture's clock to every worker each time it enters a new
+ * second, so a worker that gets no packet for a while still times out its
+ * flows and closes its detector ticks in step with the others: results do
+ * not depend on how the flows were spread. */
+enum queued_kind { QUEUED_PACKET, QUEUED_CLOCK };
+
 struct queued_packet {
+    uint32_t kind;                 /* enum queued_kind */
     struct packet pkt;
     struct decoded_packet decoded;
     uint8_t data[];
@@ -96,15 +103,23 @@ static void *pcap_worker_main(void *arg)
          * reader's last packets were committed before it. */
         bool done = flag_get(&lane->input_done);
 
+        uint64_t clock = 0;
         while (n < WORKER_BURST && (q = spsc_ring_peek(&lane->input, &len)) != NULL) {
+            if (q->kind == QUEUED_CLOCK) {
+                clock = q->pkt.clock_ns;
+                break;
+            }
             pkts[n] = q->pkt;
             pkts[n].data = q->data;
             decoded[n] = q->decoded;
             n++;
         }
-        if (n > 0) {
-            worker_flow_burst(lane->worker, pkts, decoded, n);
+        if (n > 0 || clock) {
+            if (n > 0)
+                worker_flow_burst(lane->worker, pkts, decoded, n);
             spsc_ring_consume(&lane->input);
+            if (clock)
+                worker_advance(lane->worker, clock);
         } else if (done) {
             break;
         } else {
@@ -141,10 +156,28 @@ static void pcap_queue_packet(struct pcap_capture *pc, const struct packet *pkt,
         counter_inc(&pc->counters[PCAP_READER_WAITS]);
         sched_yield();
     }
+    q->kind = QUEUED_PACKET;
     q->pkt = *pkt;
     q->pkt.data = NULL;
     q->decoded = *d;
     memcpy(q->data, pkt->data, pkt->caplen);
+}
+
+/* Tell every worker the capture's clock (see struct queued_packet). */
+static void pcap_queue_clock(struct pcap_capture *pc, uint64_t clock_ns)
+{
+    for (unsigned i = 0; i < pc->base.n_workers; i++) {
+        struct pcap_lane *lane = &pc->lanes[i];
+        struct queued_packet *q;
+        while ((q = spsc_ring_reserve(&lane->input, sizeof(*q))) == NULL) {
+            spsc_ring_commit(&lane->input);
+            counter_inc(&pc->counters[PCAP_READER_WAITS]);
+            sched_yield();
+        }
+        memset(q, 0, sizeof(*q));
+        q->kind = QUEUED_CLOCK;
+        q->pkt.clock_ns = clock_ns;
+    }
 }
 
 static void pcap_commit_all(struct pcap_capture *pc)
@@ -182,8 +215,12 @@ static void pcap_read_file(struct pcap_capture *pc, const char *path)
         };
         struct decoded_packet d;
 
-        if (pkt.ts_ns > pc->clock_ns)
+        if (pkt.ts_ns > pc->clock_ns) {
+            if (pc->base.n_workers > 1 &&
+                pkt.ts_ns / 1000000000ull != pc->clock_ns / 1000000000ull)
+                pcap_queue_clock(pc, pkt.ts_ns);
             pc->clock_ns = pkt.ts_ns;
+        }
         pkt.clock_ns = pc->clock_ns;
         index++;
         decode_packet(&pkt, &d, &pc->decoder);

@@ -29,6 +29,7 @@ void flow_init(struct flow *f, const struct flow_key *key, uint32_t hash,
     f->tcp_state = TCP_STATE_NONE;
     f->tcp_flags[0] = f->tcp_flags[1] = 0;
     f->fin_seen = 0;
+    f->match_slot = 0;
 
     /* The sender of the first packet is the client, unless that packet is a
      * SYN-ACK: then we missed the SYN and the receiver is the client. */

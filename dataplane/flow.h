@@ -182,7 +182,7 @@ struct flow {
     uint32_t wheel_prev;
     uint32_t wheel_next;
     uint32_t wheel_slot;
-    uint32_t pad;
+    uint32_t match_slot;        /* owned by the worker: the flow's stream/flowbits slot, 0 = none */
 };
 
 /* Start a flow from its first packet: key, initiator, timestamps. Then

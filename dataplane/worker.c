@@ -1,4 +1,5 @@
-/* worker.c - decode, flow lookup and update for one core's packets. */
+/* worker.c - decode, flow lookup and update, and signature matching for
+ * one core's packets. */
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -27,6 +28,14 @@ struct worker {
     struct flow_table *flows;
     bool records_pending;      /* records reserved since the last commit */
     struct spsc_ring records;
+    bool alerts_pending;
+    struct spsc_ring alerts;
+    const struct engine *engine;        /* NULL: no matching */
+    bool midstream;
+    struct engine_scratch *scratch;
+    struct stream_table *streams;
+    struct engine_flowbits no_slot_bits; /* for flows without a slot: none set */
+    struct anomaly_worker *anomaly;      /* NULL: no statistical detectors */
     struct decoder_counters decoder;
     uint64_t counters[WORKER_COUNTER_COUNT];
 };
@@ -47,24 +56,43 @@ void worker_config_default(struct worker_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
     flow_table_config_default(&cfg->flows);
     cfg->record_ring_bytes = 4u << 20;
+    cfg->alert_ring_bytes = 4u << 20;
+    stream_config_default(&cfg->stream);
 }
 
-/* flow_table's on_end callback: hand the ended flow to the main thread.
- * Live capture never waits for the main thread, so a full ring is a counted
- * drop; offline input waits, because a file can always be read later. */
+/* Room for one record in a ring to the main thread. Live capture never
+ * waits for the main thread, so a full ring is a counted drop (NULL);
+ * offline input waits, because a file can always be read later. */
+static void *worker_ring_reserve(struct worker *w, struct spsc_ring *ring, uint32_t size,
+                                 enum worker_counter dropped)
+{
+    void *rec;
+
+    while ((rec = spsc_ring_reserve(ring, size)) == NULL) {
+        if (!w->lossless) {
+            counter_inc(&w->counters[dropped]);
+            return NULL;
+        }
+        spsc_ring_commit(ring);
+        sched_yield();
+    }
+    return rec;
+}
+
+/* flow_table's on_end callback: free the flow's matching slot and hand the
+ * ended flow to the main thread. */
 static void worker_emit_record(void *ctx, const struct flow *f, enum flow_end_reason reason)
 {
     struct worker *w = ctx;
     struct flow_record *rec;
 
-    while ((rec = spsc_ring_reserve(&w->records, sizeof(*rec))) == NULL) {
-        if (!w->lossless) {
-            counter_inc(&w->counters[WORKER_RECORDS_DROPPED]);
-            return;
-        }
-        spsc_ring_commit(&w->records);
-        sched_yield();
-    }
+    if (f->match_slot)
+        stream_slot_free(w->streams, f->match_slot);
+    if (w->anomaly)
+        anomaly_worker_flow_end(w->anomaly, f, reason);
+    rec = worker_ring_reserve(w, &w->records, sizeof(*rec), WORKER_RECORDS_DROPPED);
+    if (rec == NULL)
+        return;
     rec->flow = *f;
     rec->reason = (uint8_t)reason;
     w->records_pending = true;
@@ -79,6 +107,45 @@ static inline void worker_commit_records(struct worker *w)
         spsc_ring_commit(&w->records);
         w->records_pending = false;
     }
+    if (w->alerts_pending) {
+        spsc_ring_commit(&w->alerts);
+        w->alerts_pending = false;
+    }
+}
+
+/* Signature matching state; none without an engine. */
+static int worker_create_matching(struct worker *w, const struct worker_config *cfg,
+                                  char *errbuf, size_t errlen)
+{
+    int rc = spsc_ring_init(&w->alerts, cfg->alert_ring_bytes);
+    if (rc < 0) {
+        snprintf(errbuf, errlen, "worker %u: alert ring of %zu bytes: %s",
+                 cfg->id, cfg->alert_ring_bytes, strerror(-rc));
+        return -1;
+    }
+    if (cfg->engine == NULL)
+        return 0;
+    w->engine = cfg->engine;
+    w->midstream = cfg->midstream;
+    if ((w->scratch = engine_scratch_alloc(cfg->engine)) == NULL) {
+        snprintf(errbuf, errlen, "worker %u: matching scratch: out of memory", cfg->id);
+        return -1;
+    }
+    struct stream_config sc = cfg->stream;
+    sc.extra_bytes = sizeof(struct engine_flowbits);
+    char msg[256];
+    if ((w->streams = stream_table_create(&sc, msg, sizeof(msg))) == NULL) {
+        snprintf(errbuf, errlen, "worker %u: %s", cfg->id, msg);
+        return -1;
+    }
+    return 0;
+}
+
+static void worker_destroy_matching(struct worker *w)
+{
+    stream_table_destroy(w->streams);
+    engine_scratch_free(w->scratch);
+    spsc_ring_free(&w->alerts);
 }
 
 struct worker *worker_create(const struct worker_config *cfg, char *errbuf, size_t errlen)
@@ -91,6 +158,7 @@ struct worker *worker_create(const struct worker_config *cfg, char *errbuf, size
     }
     w->id = cfg->id;
     w->lossless = cfg->lossless;
+    w->anomaly = cfg->anomaly;
     int rc = spsc_ring_init(&w->records, cfg->record_ring_bytes);
     if (rc < 0) {
         snprintf(errbuf, errlen, "worker %u: record ring of %zu bytes: %s",
@@ -106,6 +174,10 @@ struct worker *worker_create(const struct worker_config *cfg, char *errbuf, size
         free(w);
         return NULL;
     }
+    if (worker_create_matching(w, cfg, errbuf, errlen) < 0) {
+        worker_destroy(w);
+        return NULL;
+    }
     return w;
 }
 
@@ -114,6 +186,7 @@ void worker_destroy(struct worker *w)
     if (w == NULL)
         return;
     flow_table_destroy(w->flows);
+    worker_destroy_matching(w);
     spsc_ring_free(&w->records);
     free(w);
 }
@@ -134,33 +207,217 @@ static inline bool has_flow(const struct decoded_packet *d)
 /* Find or start the packet's flow; a closed TCP flow whose tuple is reused
  * by a new SYN is ended first so the new connection gets its own record. */
 static struct flow *worker_flow_of(struct worker *w, const struct flow_key *key, uint32_t hash,
-                                   unsigned side, const struct decoded_packet *d, uint64_t ts)
+                                   unsigned side, const struct decoded_packet *d, uint64_t ts,
+                                   bool *created)
 {
-    bool created;
-    struct flow *f = flow_table_lookup_inline(w->flows, key, hash, ts, &created);
+    struct flow *f = flow_table_lookup_inline(w->flows, key, hash, ts, created);
 
-    if (unlikely(f != NULL && !created && flow_tuple_reused_inline(f, d))) {
+    if (unlikely(f != NULL && !*created && flow_tuple_reused_inline(f, d))) {
         flow_table_end(w->flows, f, FLOW_END_CLOSED);
-        f = flow_table_lookup(w->flows, key, hash, ts, &created);
+        f = flow_table_lookup(w->flows, key, hash, ts, created);
     }
-    if (f != NULL && created)
+    if (f != NULL && *created)
         flow_init(f, key, hash, side, d, ts);
     return f;
 }
 
 /* Move the clock to a packet's: the flow table expires flows by whole
  * seconds, so it only needs telling when a second boundary is crossed. */
-static inline void worker_tick(struct worker *w, const struct packet *p)
+static inline void worker_set_clock(struct worker *w, uint64_t clock)
 {
-    uint64_t clock = p->clock_ns ? p->clock_ns : p->ts_ns;
-
     if (clock <= w->now_ns)
         return;
     w->now_ns = clock;
     if (clock >= w->next_second_ns) {
         flow_table_advance(w->flows, clock);
+        if (w->anomaly)
+            anomaly_worker_tick(w->anomaly, clock);
         w->next_second_ns = (clock / 1000000000ull + 1) * 1000000000ull;
     }
+}
+
+/* ---- signature matching ---------------------------------------------------- */
+
+/* One packet being matched: what the engine's callbacks need. */
+struct match_ctx {
+    struct worker *w;
+    struct engine_packet ep;
+    const struct decoded_packet *d;
+    const struct flow *f;
+    uint64_t ts_ns;
+    bool scanned;              /* the stream delivered bytes and they were matched */
+};
+
+/* engine_match_fn: hand one alert to the main thread. */
+static void worker_emit_alert(void *ctx, const struct rule *r)
+{
+    struct match_ctx *m = ctx;
+    struct worker *w = m->w;
+    struct alert_record *a = worker_ring_reserve(w, &w->alerts, sizeof(*a),
+                                                 WORKER_ALERTS_DROPPED);
+    if (a == NULL)
+        return;
+    a->rule = r;
+    a->ts_ns = m->ts_ns;
+    a->flow_id = m->f ? flow_id(m->f) : 0;
+    memcpy(a->src_addr, m->d->src_addr, 16);
+    memcpy(a->dst_addr, m->d->dst_addr, 16);
+    a->src_port = m->d->src_port;
+    a->dst_port = m->d->dst_port;
+    a->vlan[0] = m->d->vlan[0];
+    a->vlan[1] = m->d->vlan[1];
+    a->ip_version = m->d->ip_version;
+    a->ip_proto = m->d->ip_proto;
+    a->to_server = m->f != NULL && m->ep.to_server;
+    a->stream = m->ep.stream;
+    counter_inc(&w->counters[WORKER_ALERTS]);
+    w->alerts_pending = true;
+}
+
+static void worker_scan(struct match_ctx *m)
+{
+    counter_inc(&m->w->counters[WORKER_INSPECTED]);
+    engine_scan(m->w->engine, m->w->scratch, &m->ep, worker_emit_alert, m);
+}
+
+/* stream_data_fn: new in-order bytes of the packet's TCP direction. */
+static void worker_scan_stream(void *ctx, const uint8_t *buf, uint32_t len, uint32_t base)
+{
+    struct match_ctx *m = ctx;
+    m->ep.payload = buf;
+    m->ep.payload_len = len;
+    m->ep.stream_base = base;
+    m->scanned = true;
+    worker_scan(m);
+}
+
+/* The flow's slot (flowbits, TCP reassembly), taken on its first packet
+ * with payload; 0 when none is free (counted: the flow is then matched
+ * packet by packet, without flowbits). */
+static uint32_t worker_match_slot(struct worker *w, struct flow *f)
+{
+    if (f->match_slot == 0)
+        f->match_slot = stream_slot_alloc(w->streams);   /* none free: stream.no_slot */
+    return f->match_slot;
+}
+
+static bool handshake_seen(const struct flow *f)
+{
+    return (f->tcp_flags[FLOW_TOSERVER] & TCP_SYN) && (f->tcp_flags[FLOW_TOCLIENT] & TCP_SYN);
+}
+
+/* The client's first ACK after a handshake: take the flow's slot now and
+ * start both directions at their initial sequence numbers (this packet's
+ * seq - 1 and ack - 1), so data arriving out of order from the first byte
+ * on is held rather than taken for the start of the stream. Waiting for
+ * the handshake's end keeps a SYN flood from taking every slot. */
+static void worker_start_stream(struct worker *w, struct flow *f, const struct decoded_packet *d)
+{
+    if (worker_match_slot(w, f) == 0)
+        return;
+    stream_segment(w->streams, f->match_slot, FLOW_TOSERVER, d->tcp_seq - 1, TCP_SYN, NULL, 0,
+                   NULL, NULL);
+    stream_segment(w->streams, f->match_slot, FLOW_TOCLIENT, d->tcp_ack - 1, TCP_SYN, NULL, 0,
+                   NULL, NULL);
+}
+
+static void engine_packet_from(struct engine_packet *ep, const struct decoded_packet *d,
+                               const struct packet *p)
+{
+    ep->ip_version = d->ip_version;
+    ep->ip_proto = d->ip_proto;
+    memcpy(ep->src_addr, d->src_addr, 16);
+    memcpy(ep->dst_addr, d->dst_addr, 16);
+    ep->src_port = d->src_port;
+    ep->dst_port = d->dst_port;
+    ep->tcp_flags = d->tcp_flags;
+    ep->ttl = d->ttl;
+    ep->icmp_type = d->icmp_type;
+    ep->icmp_code = d->icmp_code;
+    ep->payload = d->payload_len ? p->data + d->payload_offset : NULL;
+    ep->payload_len = d->payload_len;
+}
+
+/* Suricata's flow:established. TCP: the handshake was seen (or, with
+ * midstream pickup, the connection was joined open) and it is not closed;
+ * others: both sides have been heard from. */
+static bool flow_established(const struct worker *w, const struct flow *f)
+{
+    if (f->key.ip_proto != IPPROTO_TCP)
+        return f->state == FLOW_STATE_ESTABLISHED;
+    if (f->tcp_state != TCP_STATE_ESTABLISHED && f->tcp_state != TCP_STATE_FIN_WAIT &&
+        f->tcp_state != TCP_STATE_CLOSE_WAIT)
+        return false;
+    return w->midstream || ((f->tcp_flags[FLOW_TOSERVER] & TCP_SYN) &&
+                            (f->tcp_flags[FLOW_TOCLIENT] & TCP_SYN));
+}
+
+/* Match one packet (f = its flow, or NULL). A TCP segment with payload goes
+ * through its flow's reassembly: the engine sees each byte of a direction
+ * once, with the window before it, so retransmissions never alert twice;
+ * a segment that brings nothing new (retransmitted, held out of order,
+ * past the stream depth) is matched on its header alone. */
+static void worker_match(struct worker *w, const struct packet *p,
+                         const struct decoded_packet *d, struct flow *f, unsigned side)
+{
+    struct match_ctx m = { .w = w, .d = d, .f = f, .ts_ns = p->ts_ns };
+
+    engine_packet_from(&m.ep, d, p);
+    if (f == NULL) {
+        worker_scan(&m);
+        return;
+    }
+    m.ep.to_server = (side & 1) == f->initiator;
+    m.ep.established = flow_established(w, f);
+    m.ep.ip_only_done = f->pkts[m.ep.to_server ? FLOW_TOSERVER : FLOW_TOCLIENT] > 1;
+    if (f->match_slot == 0 && m.ep.to_server && has_tcp_header(d) &&
+        (d->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_ACK && handshake_seen(f))
+        worker_start_stream(w, f, d);
+    uint32_t slot = d->payload_len ? worker_match_slot(w, f) : f->match_slot;
+    if (slot) {
+        m.ep.flowbits = stream_slot_extra(w->streams, slot);
+    } else {
+        memset(&w->no_slot_bits, 0, sizeof(w->no_slot_bits));
+        m.ep.flowbits = &w->no_slot_bits;
+    }
+    /* Data on a RST is matched in its packet but never joins the stream
+     * (Suricata's stream engine drops it too): the receiver discards it. */
+    if (slot == 0 || !has_tcp_header(d) || d->payload_len == 0 || (d->tcp_flags & TCP_RST)) {
+        worker_scan(&m);
+        return;
+    }
+    unsigned dir = m.ep.to_server ? FLOW_TOSERVER : FLOW_TOCLIENT;
+    m.ep.stream = true;
+    m.ep.dsize = d->payload_len;
+    stream_segment(w->streams, slot, dir, d->tcp_seq, d->tcp_flags,
+                   p->data + d->payload_offset, d->payload_len, worker_scan_stream, &m);
+    if (!m.scanned) {
+        m.ep.payload = NULL;
+        m.ep.payload_len = 0;
+        worker_scan(&m);
+    }
+}
+
+/* A packet without a flow (not IP, a later fragment, the table full):
+ * still counted by the detectors and matched by the engine, if it is IP. */
+static void worker_flowless_packet(struct worker *w, const struct packet *p,
+                                   const struct decoded_packet *d)
+{
+    if (w->anomaly)
+        anomaly_worker_packet(w->anomaly, d, NULL, 0, false, p->wirelen);
+    if (w->engine && (d->flags & DECODED_IP))
+        worker_match(w, p, d, NULL, 0);
+}
+
+static inline void worker_tick(struct worker *w, const struct packet *p)
+{
+    worker_set_clock(w, p->clock_ns ? p->clock_ns : p->ts_ns);
+}
+
+void worker_advance(struct worker *w, uint64_t clock_ns)
+{
+    worker_set_clock(w, clock_ns);
+    worker_commit_records(w);
 }
 
 void worker_flow_burst(struct worker *w, const struct packet *pkts,
@@ -190,15 +447,24 @@ void worker_flow_burst(struct worker *w, const struct packet *pkts,
         worker_tick(w, &pkts[i]);
         if (!has_flow(&decoded[i])) {
             counter_inc(&w->counters[WORKER_UNATTRIBUTED]);
+            worker_flowless_packet(w, &pkts[i], &decoded[i]);
             continue;
         }
+        bool created;
         struct flow *f = worker_flow_of(w, &keys[i], hashes[i], sides[i],
-                                        &decoded[i], pkts[i].ts_ns);
+                                        &decoded[i], pkts[i].ts_ns, &created);
         if (unlikely(f == NULL)) {
             counter_inc(&w->counters[WORKER_UNATTRIBUTED]);
+            worker_flowless_packet(w, &pkts[i], &decoded[i]);
             continue;
         }
         flow_update_inline(f, sides[i], &decoded[i], pkts[i].wirelen, pkts[i].ts_ns);
+        if (w->anomaly)
+            anomaly_worker_packet(w->anomaly, &decoded[i], f,
+                                  (sides[i] & 1) == f->initiator ? FLOW_TOSERVER : FLOW_TOCLIENT,
+                                  created, pkts[i].wirelen);
+        if (w->engine)
+            worker_match(w, &pkts[i], &decoded[i], f, sides[i]);
     }
     counter_add(&w->counters[WORKER_PKTS], n);
     counter_add(&w->counters[WORKER_BYTES], bytes);
@@ -223,6 +489,8 @@ void worker_finish(struct worker *w, uint64_t clock_ns)
     }
     flow_table_flush(w->flows, FLOW_END_SHUTDOWN);
     worker_commit_records(w);
+    if (w->anomaly)
+        anomaly_worker_finish(w->anomaly);
 }
 
 const struct flow_record *worker_next_record(struct worker *w)
@@ -234,6 +502,22 @@ const struct flow_record *worker_next_record(struct worker *w)
 void worker_record_done(struct worker *w)
 {
     spsc_ring_consume(&w->records);
+}
+
+const struct alert_record *worker_next_alert(struct worker *w)
+{
+    uint32_t len;
+    return spsc_ring_peek(&w->alerts, &len);
+}
+
+void worker_alert_done(struct worker *w)
+{
+    spsc_ring_consume(&w->alerts);
+}
+
+const struct stream_table *worker_stream_table(const struct worker *w)
+{
+    return w->streams;
 }
 
 unsigned worker_id(const struct worker *w)

@@ -1,16 +1,18 @@
 /* worker.h - the per-core packet pipeline every capture path feeds.
  *
- * A worker owns its decoder counters, its flow table and the ring that
- * carries ended flows to the main thread; nothing in it is shared for
- * writing, so nothing locks. Capture loops (DPDK, AF_XDP, pcap dispatch)
- * hand it bursts of up to WORKER_BURST packets:
+ * A worker owns its decoder counters, its flow table, its TCP stream
+ * reassembly and matching scratch, and the rings that carry ended flows and
+ * alerts to the main thread; nothing in it is shared for writing, so
+ * nothing locks. Capture loops (DPDK, AF_XDP, pcap dispatch) hand it bursts
+ * of up to WORKER_BURST packets:
  *
- *   worker_process_burst()   decode + flow, for sources with hardware RSS
- *   worker_flow_burst()      flow only, for sources that decoded already
+ *   worker_process_burst()   decode + flow + match, for sources with hardware RSS
+ *   worker_flow_burst()      flow + match, for sources that decoded already
  *                            (software dispatch decodes to pick the worker)
  *
- * The main thread drains ended flows with worker_next_record() and reads
- * counters with worker_counter(); both are safe while the worker runs. */
+ * The main thread drains ended flows with worker_next_record(), alerts with
+ * worker_next_alert(), and reads counters with worker_counter(); all are
+ * safe while the worker runs. */
 #ifndef MAMORI_WORKER_H
 #define MAMORI_WORKER_H
 
@@ -18,10 +20,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "anomaly_worker.h"
 #include "decoder.h"
+#include "engine.h"
 #include "flow.h"
 #include "flow_table.h"
 #include "packet.h"
+#include "stream.h"
 
 #define WORKER_BURST 32
 
@@ -29,7 +34,13 @@ struct worker_config {
     unsigned id;
     struct flow_table_config flows;
     size_t record_ring_bytes;  /* ended-flow records to the main thread */
+    size_t alert_ring_bytes;   /* alerts to the main thread */
     bool lossless;             /* offline input: wait for ring room, never drop */
+    const struct engine *engine;  /* signature matching; NULL = none */
+    struct stream_config stream;  /* TCP reassembly for the engine (used with one) */
+    bool midstream;               /* a TCP flow picked up without its handshake counts as
+                                     established for rules (Suricata's stream.midstream) */
+    struct anomaly_worker *anomaly; /* statistical detectors' worker side; NULL = none */
 };
 
 void worker_config_default(struct worker_config *cfg);
@@ -49,11 +60,31 @@ struct flow_record {
     uint8_t reason;            /* enum flow_end_reason */
 };
 
+/* A signature match as the main thread receives it: the rule, the packet's
+ * own addresses and ports (its direction, as Suricata reports them) and
+ * its flow. The rule stays valid while the engine it came from lives. */
+struct alert_record {
+    const struct rule *rule;
+    uint64_t ts_ns;
+    uint64_t flow_id;          /* flow_id() of the packet's flow, 0 when it has none */
+    uint8_t src_addr[16];
+    uint8_t dst_addr[16];
+    uint16_t src_port, dst_port;
+    uint16_t vlan[2];
+    uint8_t ip_version;
+    uint8_t ip_proto;
+    uint8_t to_server;         /* 1 to_server, 0 to_client or no flow */
+    uint8_t stream;            /* 1 when found in reassembled TCP data */
+};
+
 #define WORKER_COUNTERS(X) \
     X(PKTS,            "worker.pkts") \
     X(BYTES,           "worker.bytes") \
     X(UNATTRIBUTED,    "flow.unattributed") \
-    X(RECORDS_DROPPED, "flow.records_dropped")
+    X(RECORDS_DROPPED, "flow.records_dropped") \
+    X(INSPECTED,       "detect.packets_inspected") \
+    X(ALERTS,          "detect.alerts") \
+    X(ALERTS_DROPPED,  "detect.alerts_dropped")
 
 enum worker_counter {
 #define WORKER_COUNTER_ENUM(id, name) WORKER_##id,
@@ -78,6 +109,11 @@ void worker_decode_burst(struct worker *w, const struct packet *pkts,
 void worker_flow_burst(struct worker *w, const struct packet *pkts,
                        const struct decoded_packet *decoded, unsigned n);
 
+/* No packet for this worker, but the capture's clock has moved on (an
+ * idle worker of a multi-worker capture): expire flows and close detector
+ * ticks by clock_ns, as a packet at that time would. */
+void worker_advance(struct worker *w, uint64_t clock_ns);
+
 /* End of input: move the clock to clock_ns (the capture's last, or 0),
  * end the flows that timed out by it, then every live flow (reason
  * shutdown), and publish them. */
@@ -88,9 +124,15 @@ void worker_finish(struct worker *w, uint64_t clock_ns);
 const struct flow_record *worker_next_record(struct worker *w);
 void worker_record_done(struct worker *w);
 
+/* Main thread: the next alert, or NULL; worker_alert_done() after use. */
+const struct alert_record *worker_next_alert(struct worker *w);
+void worker_alert_done(struct worker *w);
+
 unsigned worker_id(const struct worker *w);
 uint64_t worker_counter(const struct worker *w, enum worker_counter i);
 uint64_t worker_decoder_counter(const struct worker *w, enum decoder_counter i);
 const struct flow_table *worker_flow_table(const struct worker *w);
+/* NULL when the worker runs no engine. */
+const struct stream_table *worker_stream_table(const struct worker *w);
 
 #endif

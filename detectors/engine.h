@@ -74,6 +74,9 @@ struct engine_packet {
     bool established;            /* the flow has completed its handshake */
     struct engine_flowbits *flowbits;  /* the flow's bits; NULL = no flow (flow:to_server,
                                           established and every flowbits check fail) */
+    bool ip_only_done;           /* not the flow direction's first packet: IP-only rules
+                                    (addresses and protocol alone, as Suricata defines
+                                    them) match once per flow direction, as in Suricata */
 };
 
 struct engine_stats {
@@ -93,6 +96,8 @@ struct engine_stats {
     size_t db_bytes;          /* hs_database_size over all databases */
     uint32_t flowbit_names;
     double compile_ms;        /* the whole engine_build */
+    uint32_t cache_hits;      /* databases read from the on-disk cache */
+    uint32_t cache_stores;    /* databases compiled and written to it */
     double hs_compile_ms;     /* of which hs_compile_ext_multi */
     uint32_t n_errors;        /* messages kept (drops, then Hyperscan fallbacks), at most
                                  ENGINE_ERRORS_KEPT */
@@ -109,6 +114,12 @@ typedef void (*engine_match_fn)(void *ctx, const struct rule *r);
  * and counted ("file:line: pcre: reason"); NULL with `err` only when nothing
  * can be built at all (out of memory, a Hyperscan failure). */
 struct engine *engine_build(const struct ruleset *rs, char *err, size_t errlen);
+/* The same, reading and filing compiled Hyperscan databases in cache_dir
+ * (created if missing; NULL = no cache): a ruleset built before loads
+ * instead of compiling. A cache that cannot be read or written is passed
+ * over, never an error. */
+struct engine *engine_build_cached(const struct ruleset *rs, const char *cache_dir, char *err,
+                                   size_t errlen);
 void engine_free(struct engine *e);
 
 const struct engine_stats *engine_stats(const struct engine *e);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine_cache.h"
 #include "engine_int.h"
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -181,6 +182,16 @@ static bool has_positive_match(const struct rule *r)
     return false;
 }
 
+/* Suricata's IP-only rules: nothing but addresses and the protocol (any
+ * ports, no payload, flow or packet keyword). */
+static bool is_ip_only(const struct rule *r)
+{
+    return r->n_matches == 0 && r->flow == 0 && r->n_flowbits == 0 && !r->has_dsize &&
+           !r->has_itype && !r->has_icode && !r->has_ip_proto && !r->has_ttl && !r->has_flags &&
+           r->sport.any && r->dport.any && !r->threshold.present &&
+           !r->detection_filter.present;
+}
+
 static int load_rules(struct engine *e, const struct ruleset *rs)
 {
     if ((e->rules = calloc(rs->n_rules ? rs->n_rules : 1, sizeof(*e->rules))) == NULL)
@@ -199,6 +210,7 @@ static int load_rules(struct engine *e, const struct ruleset *rs)
             continue;
         }
         er->positive = has_positive_match(er->r);
+        er->ip_only = is_ip_only(er->r);
         e->n_rules++;
     }
     if (e->n_rules > 1)
@@ -368,7 +380,15 @@ static int compile_db(struct engine *e, const uint32_t *ids, uint32_t n, hs_data
     for (uint32_t i = 0; rc == 0 && i < n; i++)
         if (!add_pattern(&in, e->rules[ids[i]].r, ids[i]))
             rc = -1;
-    while (rc == 0 && in.n > 0) {
+    uint64_t key = 0;
+    bool cached = false, fell_back = false;
+    if (rc == 0 && in.n > 0 && e->cache_dir != NULL) {
+        key = engine_cache_key((const char *const *)in.expr, in.flags, in.ids, in.extp, in.n,
+                               HS_MODE_BLOCK);
+        cached = (*db = engine_cache_load(e->cache_dir, key)) != NULL;
+        e->st.cache_hits += cached;
+    }
+    while (rc == 0 && in.n > 0 && *db == NULL) {
         hs_compile_error_t *ce = NULL;
         double t0 = now_ms();
         hs_error_t he = hs_compile_ext_multi((const char *const *)in.expr, in.flags, in.ids,
@@ -385,12 +405,17 @@ static int compile_db(struct engine *e, const uint32_t *ids, uint32_t n, hs_data
             add_error(e, "%s:%u: fast pattern: %s (rule checked on every packet)",
                       r->file ? r->file : "(rule)", r->line, ce->message);
             e->st.hs_fallback++;
+            fell_back = true;
             if (!vec_push(always, in.ids[bad]))
                 rc = -1;
             hs_in_remove(&in, (uint32_t)bad);
         }
         hs_free_compile_error(ce);
     }
+    /* A database some pattern was taken out of is not filed: its key names
+     * the inputs before, and a hit would lose the fallback rules. */
+    if (rc == 0 && *db != NULL && e->cache_dir != NULL && !cached && !fell_back)
+        e->st.cache_stores += engine_cache_store(e->cache_dir, key, *db);
     if (rc == 0 && *db != NULL) {
         size_t sz = 0;
         hs_database_size(*db, &sz);
@@ -634,6 +659,12 @@ static int build_groups(struct engine *e, char *err, size_t errlen)
 
 struct engine *engine_build(const struct ruleset *rs, char *err, size_t errlen)
 {
+    return engine_build_cached(rs, NULL, err, errlen);
+}
+
+struct engine *engine_build_cached(const struct ruleset *rs, const char *cache_dir, char *err,
+                                   size_t errlen)
+{
     double t0 = now_ms();
     char dummy[8];
     if (err == NULL)
@@ -645,6 +676,7 @@ struct engine *engine_build(const struct ruleset *rs, char *err, size_t errlen)
         return NULL;
     }
     e->st.rules_in = rs->n_rules;
+    e->cache_dir = cache_dir;
     e->mctx = pcre2_match_context_create(NULL);
     int rc = e->mctx ? 0 : -1;
     if (rc == 0) {
@@ -663,6 +695,7 @@ struct engine *engine_build(const struct ruleset *rs, char *err, size_t errlen)
     e->st.rules_compiled = e->n_rules;
     e->st.flowbit_names = e->n_bits;
     e->st.compile_ms = now_ms() - t0;
+    e->cache_dir = NULL;     /* the caller's string: used during the build only */
     return e;
 }
 

@@ -28,6 +28,7 @@ struct erule {
     bool sets_bits;             /* has set/unset/toggle */
     bool positive;              /* has a content or pcre that must match (not negated):
                                    in a stream, such a match must end in the new bytes */
+    bool ip_only;               /* addresses and protocol only: once per flow direction */
 };
 
 /* Always-evaluated rules indexed by one side's IPv4 addresses: elementary
@@ -56,6 +57,7 @@ struct engine {
     struct erule *rules;        /* in evaluation order */
     struct egroup g[EG_COUNT];
     pcre2_match_context *mctx;  /* limited; copied into each scratch */
+    const char *cache_dir;      /* during engine_build_cached() only; NULL: no cache */
     uint32_t max_fp_len;        /* longest fast pattern: how far a stream's boundary
                                    scan reaches into the new bytes */
     uint32_t n_bits;

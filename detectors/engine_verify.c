@@ -453,6 +453,8 @@ bool engine_verify(const struct engine *e, const struct erule *er,
 {
     (void)e;
     const struct rule *r = er->r;
+    if (er->ip_only && p->ip_only_done)
+        return false;
     /* cheapest first: protocol, flow, packet fields, flowbits, then addresses */
     if (!proto_match(r, p) || !flow_match(r->flow, p) || !packet_tests(r, p))
         return false;

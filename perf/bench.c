@@ -6,7 +6,11 @@
  * each worker replays its share L times on its own lcore: mbuf to packet
  * (rx), decode, flow lookup and update. Timestamps move forward by the
  * capture's duration each loop, so flows live and expire as they would.
- * The result is one JSON object on stdout. */
+ * With rules (-S) or the statistical detectors (-A), the replay runs twice
+ * in the same process, without and with them, and the difference of the
+ * totals is reported as cycles_per_packet.detect (they run inside the flow
+ * stage's loop, so they are not timed on their own). The result is one
+ * JSON object on stdout. */
 #include <getopt.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
@@ -28,6 +32,8 @@
 
 #include "mamori_version.h"
 #include "mbuf_packet.h"
+#include "anomaly.h"
+#include "rules.h"
 #include "traffic.h"
 #include "worker.h"
 
@@ -42,6 +48,9 @@ struct bench_options {
     unsigned loops;
     unsigned workers;
     uint32_t flows_per_worker;
+    const char **rule_files;
+    unsigned n_rule_files;
+    bool anomaly;                  /* -A: the statistical detectors too */
 };
 
 /* What one worker replays and what it measured. */
@@ -83,6 +92,10 @@ static void usage(FILE *out)
 "  -L, --loops L       replay the traffic L times (default 10)\n"
 "  -w, --workers N     worker lcores (default 1)\n"
 "      --flows N       flow table capacity per worker (default 2097152)\n"
+"  -S, --rules FILE    also match these rules (repeatable)\n"
+"  -A, --anomaly       also run the statistical detectors\n"
+"                      With -S or -A the replay runs twice, without and with\n"
+"                      them; cycles_per_packet.detect is the difference\n"
 "  -h, --help          this help\n"
 "EAL arguments default to -l 0-N --in-memory, or --no-huge when no hugepages\n"
 "are free (run scripts/setup-hugepages).\n");
@@ -96,6 +109,7 @@ static int parse_options(struct bench_options *o, int argc, char **argv)
         { "zipf", required_argument, NULL, 'z' }, { "proto", required_argument, NULL, 'p' },
         { "loops", required_argument, NULL, 'L' }, { "workers", required_argument, NULL, 'w' },
         { "flows", required_argument, NULL, 'F' }, { "help", no_argument, NULL, 'h' },
+        { "rules", required_argument, NULL, 'S' }, { "anomaly", no_argument, NULL, 'A' },
         { NULL, 0, NULL, 0 },
     };
     int c;
@@ -105,7 +119,7 @@ static int parse_options(struct bench_options *o, int argc, char **argv)
     o->loops = 10;
     o->workers = 1;
     o->flows_per_worker = 1u << 21;
-    while ((c = getopt_long(argc, argv, "r:f:n:s:z:p:L:w:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "r:f:n:s:z:p:L:w:S:Ah", opts, NULL)) != -1) {
         switch (c) {
         case 'r': o->pcap = optarg; break;
         case 'f': o->synth.flows = strtoull(optarg, NULL, 10); break;
@@ -121,6 +135,13 @@ static int parse_options(struct bench_options *o, int argc, char **argv)
         case 'L': o->loops = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'w': o->workers = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'F': o->flows_per_worker = (uint32_t)strtoul(optarg, NULL, 10); break;
+        case 'A': o->anomaly = true; break;
+        case 'S':
+            o->rule_files = realloc(o->rule_files, (o->n_rule_files + 1) * sizeof(char *));
+            if (o->rule_files == NULL)
+                return -1;
+            o->rule_files[o->n_rule_files++] = optarg;
+            break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
         }
@@ -268,15 +289,22 @@ static int replay_lane(void *arg)
     return 0;
 }
 
-/* The main lcore consumes ended flows while the workers run, as the
- * sensor's main thread does. */
-static uint64_t drain(struct lane *lanes, unsigned n)
+/* The main lcore consumes ended flows and alerts while the workers run, as
+ * the sensor's main thread does. */
+static uint64_t drain(struct lane *lanes, unsigned n, uint64_t *alerts,
+                      struct anomaly_engine *anomaly)
 {
     uint64_t total = 0;
+    if (anomaly != NULL)
+        anomaly_engine_poll(anomaly);
     for (unsigned i = 0; i < n; i++) {
         while (worker_next_record(lanes[i].worker) != NULL) {
             worker_record_done(lanes[i].worker);
             total++;
+        }
+        while (worker_next_alert(lanes[i].worker) != NULL) {
+            worker_alert_done(lanes[i].worker);
+            (*alerts)++;
         }
     }
     return total;
@@ -290,34 +318,128 @@ static bool all_done(struct lane *lanes, unsigned n)
     return true;
 }
 
-/* ---- report -------------------------------------------------------------- */
+/* ---- one pass -------------------------------------------------------------- */
 
-static json_t *report(const struct bench_options *o, struct lane *lanes, struct loader *ld,
-                      double seconds, uint64_t records)
+struct pass_result {
+    uint64_t pkts, bytes, rx, dec, flow, total;
+    uint64_t created, evicted, dropped, memory, records, alerts, alerts_dropped;
+    double seconds;
+};
+
+static void collect(const struct bench_options *o, struct lane *lanes, struct pass_result *r)
 {
-    uint64_t pkts = 0, bytes = 0, rx = 0, dec = 0, flow = 0, total = 0;
-    uint64_t created = 0, evicted = 0, dropped = 0, memory = 0;
-
     for (unsigned i = 0; i < o->workers; i++) {
         const struct flow_table *ft = worker_flow_table(lanes[i].worker);
-        pkts += lanes[i].packets;
-        bytes += lanes[i].bytes;
-        rx += lanes[i].cycles_rx;
-        dec += lanes[i].cycles_decode;
-        flow += lanes[i].cycles_flow;
-        total += lanes[i].cycles_total;
-        created += flow_table_counter(ft, FLOW_TABLE_CREATED);
-        evicted += flow_table_counter(ft, FLOW_TABLE_EVICTED);
-        dropped += worker_counter(lanes[i].worker, WORKER_RECORDS_DROPPED);
-        memory += flow_table_memory(ft);
+        r->pkts += lanes[i].packets;
+        r->bytes += lanes[i].bytes;
+        r->rx += lanes[i].cycles_rx;
+        r->dec += lanes[i].cycles_decode;
+        r->flow += lanes[i].cycles_flow;
+        r->total += lanes[i].cycles_total;
+        r->created += flow_table_counter(ft, FLOW_TABLE_CREATED);
+        r->evicted += flow_table_counter(ft, FLOW_TABLE_EVICTED);
+        r->dropped += worker_counter(lanes[i].worker, WORKER_RECORDS_DROPPED);
+        r->alerts_dropped += worker_counter(lanes[i].worker, WORKER_ALERTS_DROPPED);
+        r->memory += flow_table_memory(ft);
     }
-    double p = pkts ? (double)pkts : 1;
+}
+
+static void count_anomaly_alert(void *ctx, const struct anomaly_alert *a)
+{
+    (void)a;
+    ((struct pass_result *)ctx)->alerts++;
+}
+
+/* Replay every lane once through fresh workers (engine may be NULL; with
+ * anomaly, the statistical detectors run too). */
+static int run_pass(const struct bench_options *o, struct lane *lanes, const struct engine *engine,
+                    bool anomaly, struct pass_result *r)
+{
+    char err[256];
+    struct anomaly_engine *ae = NULL;
+
+    memset(r, 0, sizeof(*r));
+    if (anomaly) {
+        struct anomaly_config acfg;
+        anomaly_config_default(&acfg);
+        if ((ae = anomaly_engine_create(&acfg, o->workers, count_anomaly_alert, r, err,
+                                        sizeof(err))) == NULL) {
+            fprintf(stderr, "mamori-bench: %s\n", err);
+            return -1;
+        }
+    }
+    for (unsigned i = 0; i < o->workers; i++) {
+        struct worker_config cfg;
+        worker_config_default(&cfg);
+        cfg.id = i;
+        cfg.flows.capacity = o->flows_per_worker;
+        cfg.engine = engine;
+        cfg.anomaly = ae ? anomaly_engine_worker(ae, i) : NULL;
+        if ((lanes[i].worker = worker_create(&cfg, err, sizeof(err))) == NULL) {
+            fprintf(stderr, "mamori-bench: %s\n", err);
+            return -1;
+        }
+        lanes[i].cycles_rx = lanes[i].cycles_decode = lanes[i].cycles_flow = 0;
+        lanes[i].packets = lanes[i].bytes = 0;
+        lanes[i].done = false;
+    }
+    unsigned lcore, i = 0;
+    uint64_t t0 = rte_rdtsc();
+    RTE_LCORE_FOREACH_WORKER(lcore) {
+        if (i == o->workers)
+            break;
+        rte_eal_remote_launch(replay_lane, &lanes[i++], lcore);
+    }
+    /* Like the sensor's main loop: drain, and sleep a tick when there was
+     * nothing, rather than spin on a core a worker may need. */
+    while (!all_done(lanes, o->workers)) {
+        uint64_t got = drain(lanes, o->workers, &r->alerts, ae);
+        if (got == 0)
+            nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+        r->records += got;
+    }
+    r->seconds = (double)(rte_rdtsc() - t0) / (double)rte_get_tsc_hz();
+    rte_eal_mp_wait_lcore();
+    r->records += drain(lanes, o->workers, &r->alerts, ae);
+    if (ae != NULL)
+        anomaly_engine_finish(ae);
+    collect(o, lanes, r);
+    for (i = 0; i < o->workers; i++) {
+        worker_destroy(lanes[i].worker);
+        lanes[i].worker = NULL;
+    }
+    anomaly_engine_destroy(ae);
+    return 0;
+}
+
+/* ---- report -------------------------------------------------------------- */
+
+static json_t *rules_report(const struct loaded_rules *lr, const struct pass_result *r)
+{
+    const struct engine_stats *st = engine_stats(lr->engine);
+    return json_pack("{s:i, s:i, s:i, s:i, s:i, s:I, s:f, s:I, s:I}",
+                     "loaded", (int)lr->rs.loaded, "skipped", (int)lr->rs.skipped,
+                     "failed", (int)lr->rs.failed, "databases", (int)st->databases,
+                     "patterns", (int)st->patterns, "database_bytes", (json_int_t)st->db_bytes,
+                     "compile_ms", st->compile_ms, "alerts", (json_int_t)r->alerts,
+                     "alerts_dropped", (json_int_t)r->alerts_dropped);
+}
+
+static json_t *report(const struct bench_options *o, struct loader *ld, const struct pass_result *r,
+                      const struct pass_result *base, const struct loaded_rules *lr)
+{
+    double p = r->pkts ? (double)r->pkts : 1;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
 
     json_t *cpp = json_pack("{s:f, s:f, s:f, s:f}",
-                            "rx", (double)rx / p, "decode", (double)dec / p,
-                            "flow", (double)flow / p, "total", (double)total / p);
+                            "rx", (double)r->rx / p, "decode", (double)r->dec / p,
+                            "flow", (double)r->flow / p, "total", (double)r->total / p);
+    if (base != NULL) {
+        double bp = base->pkts ? (double)base->pkts : 1;
+        json_object_set_new(cpp, "detect", json_real((double)r->total / p - (double)base->total / bp));
+        json_object_set_new(cpp, "total_without_detect", json_real((double)base->total / bp));
+    }
     json_t *input = o->pcap
         ? json_pack("{s:s, s:I, s:I}", "pcap", o->pcap, "packets", (json_int_t)ld->packets,
                     "bytes", (json_int_t)ld->bytes)
@@ -325,21 +447,24 @@ static json_t *report(const struct bench_options *o, struct lane *lanes, struct 
                     "flows", (json_int_t)o->synth.flows, "packets", (json_int_t)o->synth.packets,
                     "size", (int)o->synth.size, "zipf", o->synth.zipf,
                     "proto", o->synth.proto == 6 ? "tcp" : "udp");
-    return json_pack("{s:s, s:s, s:o, s:i, s:i, s:I, s:I, s:f, s:f, s:f, s:f, s:I, s:o, "
+    json_t *out = json_pack("{s:s, s:s, s:o, s:i, s:i, s:I, s:I, s:f, s:f, s:f, s:f, s:I, s:o, "
                      "s:{s:I, s:I, s:I, s:I, s:I}, s:I}",
                      "mamori", MAMORI_VERSION, "dpdk", rte_version(), "input", input,
                      "workers", (int)o->workers, "loops", (int)o->loops,
-                     "packets", (json_int_t)pkts, "bytes", (json_int_t)bytes,
-                     "seconds", seconds, "mpps", (double)pkts / seconds / 1e6,
-                     "gbps", (double)bytes * 8 / seconds / 1e9,
-                     "line_gbps", (double)(bytes + 24 * pkts) * 8 / seconds / 1e9,
+                     "packets", (json_int_t)r->pkts, "bytes", (json_int_t)r->bytes,
+                     "seconds", r->seconds, "mpps", (double)r->pkts / r->seconds / 1e6,
+                     "gbps", (double)r->bytes * 8 / r->seconds / 1e9,
+                     "line_gbps", (double)(r->bytes + 24 * r->pkts) * 8 / r->seconds / 1e9,
                      "tsc_hz", (json_int_t)rte_get_tsc_hz(),
                      "cycles_per_packet", cpp,
                      "flows", "capacity_per_worker", (json_int_t)o->flows_per_worker,
-                     "created", (json_int_t)created, "evicted", (json_int_t)evicted,
-                     "records", (json_int_t)records, "records_dropped", (json_int_t)dropped,
-                     "flow_table_bytes", (json_int_t)memory,
+                     "created", (json_int_t)r->created, "evicted", (json_int_t)r->evicted,
+                     "records", (json_int_t)r->records, "records_dropped", (json_int_t)r->dropped,
+                     "flow_table_bytes", (json_int_t)r->memory,
                      "max_rss_bytes", (json_int_t)ru.ru_maxrss * 1024);
+    if (lr != NULL)
+        json_object_set_new(out, "rules", rules_report(lr, r));
+    return out;
 }
 
 /* ---- main ---------------------------------------------------------------- */
@@ -391,16 +516,16 @@ int main(int argc, char **argv)
     }
 
     struct lane *lanes = calloc(o.workers, sizeof(*lanes));
-    for (unsigned i = 0; i < o.workers; i++) {
-        struct worker_config cfg;
-        worker_config_default(&cfg);
-        cfg.id = i;
-        cfg.flows.capacity = o.flows_per_worker;
-        if ((lanes[i].worker = worker_create(&cfg, err, sizeof(err))) == NULL) {
+    for (unsigned i = 0; i < o.workers; i++)
+        lanes[i].loops = o.loops;
+    struct loaded_rules *lr = NULL;
+    if (o.n_rule_files > 0) {
+        lr = rules_load(o.rule_files, o.n_rule_files, rules_default_classification(), NULL,
+                        stderr, stderr, err, sizeof(err));
+        if (lr == NULL) {
             fprintf(stderr, "mamori-bench: %s\n", err);
             return 1;
         }
-        lanes[i].loops = o.loops;
     }
 
     ld.lanes = lanes;
@@ -453,35 +578,26 @@ int main(int argc, char **argv)
         lanes[i].loop_ns = ld.last_ts - ld.first_ts + 1000000000ull;
     }
 
-    unsigned lcore, i = 0;
-    uint64_t records = 0, t0 = rte_rdtsc();
-    RTE_LCORE_FOREACH_WORKER(lcore) {
-        if (i == o.workers)
-            break;
-        rte_eal_remote_launch(replay_lane, &lanes[i++], lcore);
-    }
-    /* Like the sensor's main loop: drain, and sleep a tick when there was
-     * nothing, rather than spin on a core a worker may need. */
-    while (!all_done(lanes, o.workers)) {
-        uint64_t got = drain(lanes, o.workers);
-        if (got == 0)
-            nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
-        records += got;
-    }
-    double seconds = (double)(rte_rdtsc() - t0) / (double)rte_get_tsc_hz();
-    rte_eal_mp_wait_lcore();
-    records += drain(lanes, o.workers);
+    struct pass_result base, res;
+    bool detect = lr != NULL || o.anomaly;
+    if (detect && run_pass(&o, lanes, NULL, false, &base) < 0)
+        return 1;
+    if (run_pass(&o, lanes, lr ? lr->engine : NULL, o.anomaly, &res) < 0)
+        return 1;
 
-    json_t *out = report(&o, lanes, &ld, seconds, records);
+    json_t *out = report(&o, &ld, &res, detect ? &base : NULL, lr);
+    if (o.anomaly)
+        json_object_set_new(out, "anomaly_alerts", json_integer((json_int_t)res.alerts));
     json_dumpf(out, stdout, JSON_INDENT(2));
     putchar('\n');
     json_decref(out);
-    for (i = 0; i < o.workers; i++) {
-        worker_destroy(lanes[i].worker);
+    for (unsigned i = 0; i < o.workers; i++) {
         free(lanes[i].mbufs);
         free(lanes[i].ts);
     }
     free(lanes);
+    rules_free(lr);
+    free(o.rule_files);
     rte_eal_cleanup();
     return 0;
 }

@@ -956,6 +956,42 @@ static void test_stream_window(void)
     fx_free(&f);
 }
 
+/* A second build from the on-disk cache reads every database instead of
+ * compiling, and matches the same. */
+static void test_database_cache(void)
+{
+    char dir[] = "/tmp/mamori-cache-XXXXXX", err[256];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    struct fx f;
+    fx_build(&f, "t.rules",
+             "alert tcp any any -> any 80 (content:\"GET /admin\"; sid:1;)\n"
+             "alert tcp any any -> any any (content:\"secret\"; nocase; depth:20; sid:2;)\n"
+             "alert udp any any -> any 53 (content:\"|01 00 00 01|\"; offset:2; sid:3;)\n");
+    struct engine *cold = engine_build_cached(&f.rs, dir, err, sizeof(err));
+    struct engine *warm = engine_build_cached(&f.rs, dir, err, sizeof(err));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cold);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(warm);
+    const struct engine_stats *c = engine_stats(cold), *w = engine_stats(warm);
+    CU_ASSERT_EQUAL(c->cache_hits + c->cache_stores, c->databases);
+    CU_ASSERT(c->cache_stores > 0);
+    CU_ASSERT_EQUAL(w->cache_hits, w->databases);
+    CU_ASSERT_EQUAL(w->cache_stores, 0);
+    CU_ASSERT_EQUAL(w->patterns, c->patterns);
+    struct engine_scratch *s = engine_scratch_alloc(warm);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    struct engine_packet p = tcp_str(&f, "GET /admin SECRET");
+    struct hits h = { 0 };
+    engine_scan(warm, s, &p, collect, &h);
+    CU_ASSERT_TRUE(has(&h, 1) && has(&h, 2));
+    engine_scratch_free(s);
+    engine_free(cold);
+    engine_free(warm);
+    fx_free(&f);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
 int main(void)
 {
     CU_TestInfo cases[] = {
@@ -979,6 +1015,7 @@ int main(void)
         { "pcre and backtracking limits", test_limits },
         { "noalert, IPv6 header", test_noalert_and_v6_header },
         { "stream window", test_stream_window },
+        { "database cache", test_database_cache },
         { "ET Open build", test_et_open },
         CU_TEST_INFO_NULL,
     };

@@ -78,7 +78,8 @@ static void push(struct engine_scratch *s, const uint32_t *ids, uint32_t n)
         s->cand[s->n_cand++] = ids[i];
 }
 
-/* The always-evaluated rules indexed under a's IPv4 address (host order). */
+/* The always-evaluated rules indexed under a's first four bytes: an IPv4
+ * address, or an IPv6 address's /32 block (host order). */
 static void index_hits(const struct aindex *ix, const uint8_t a[16], struct engine_scratch *s)
 {
     uint32_t x = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
@@ -99,6 +100,8 @@ static void address_candidates(const struct egroup *g, struct engine_scratch *s,
                                const struct engine_packet *p)
 {
     if (p->ip_version == 6) {
+        index_hits(&g->ix6[0], p->src_addr, s);
+        index_hits(&g->ix6[1], p->dst_addr, s);
         push(s, g->v6, g->n_v6);
         return;
     }

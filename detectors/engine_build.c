@@ -514,22 +514,37 @@ static uint32_t bound_index(const uint32_t *b, uint32_t m, uint32_t x)
     return lo;
 }
 
-/* The interval span [*k0, *k1) of a range. */
-static void span(const struct aindex *ix, const struct rule_v4_range *r, uint32_t *k0,
-                 uint32_t *k1)
+/* The ranges an index is built on: IPv4 addresses, or for IPv6 the top 32
+ * bits (a /32 block; the rule check then tests the whole address). */
+static uint32_t n_ranges(const struct rule_addrs *a, bool v6)
 {
-    *k0 = bound_index(ix->bound, ix->m, r->lo);
-    *k1 = r->hi == UINT32_MAX ? ix->m : bound_index(ix->bound, ix->m, r->hi + 1);
+    return v6 ? a->n6 : a->n4;
 }
 
-static int fill_index(struct engine *e, struct aindex *ix, const struct u32vec *rules, int side)
+static struct rule_v4_range range_key(const struct rule_addrs *a, bool v6, uint32_t j)
+{
+    if (!v6)
+        return a->v4[j];
+    return (struct rule_v4_range){ (uint32_t)(a->v6[j].lo.hi >> 32),
+                                   (uint32_t)(a->v6[j].hi.hi >> 32) };
+}
+
+/* The interval span [*k0, *k1) of a range. */
+static void span(const struct aindex *ix, struct rule_v4_range r, uint32_t *k0, uint32_t *k1)
+{
+    *k0 = bound_index(ix->bound, ix->m, r.lo);
+    *k1 = r.hi == UINT32_MAX ? ix->m : bound_index(ix->bound, ix->m, r.hi + 1);
+}
+
+static int fill_index(struct engine *e, struct aindex *ix, const struct u32vec *rules, int side,
+                      bool v6)
 {
     uint64_t total = 0;
     for (uint32_t i = 0; i < rules->n; i++) {
         const struct rule_addrs *a = side_addrs(e, rules->v[i], side);
-        for (uint32_t j = 0; j < a->n4; j++) {
+        for (uint32_t j = 0; j < n_ranges(a, v6); j++) {
             uint32_t k0, k1;
-            span(ix, &a->v4[j], &k0, &k1);
+            span(ix, range_key(a, v6, j), &k0, &k1);
             total += k1 - k0;
         }
     }
@@ -541,9 +556,9 @@ static int fill_index(struct engine *e, struct aindex *ix, const struct u32vec *
     for (int pass = 0; pass < 2; pass++) {      /* count, then place */
         for (uint32_t i = 0; i < rules->n; i++) {
             const struct rule_addrs *a = side_addrs(e, rules->v[i], side);
-            for (uint32_t j = 0; j < a->n4; j++) {
+            for (uint32_t j = 0; j < n_ranges(a, v6); j++) {
                 uint32_t k0, k1;
-                span(ix, &a->v4[j], &k0, &k1);
+                span(ix, range_key(a, v6, j), &k0, &k1);
                 for (uint32_t k = k0; k < k1; k++) {
                     if (pass == 0)
                         ix->off[k + 1]++;
@@ -570,17 +585,19 @@ static void aindex_free(struct aindex *ix)
 }
 
 /* 0 built, 1 too big (rules stay plain), -1 out of memory */
-static int build_index(struct engine *e, struct aindex *ix, const struct u32vec *rules, int side)
+static int build_index(struct engine *e, struct aindex *ix, const struct u32vec *rules, int side,
+                       bool v6)
 {
     struct u32vec b = { 0 };
     for (uint32_t i = 0; i < rules->n; i++) {
         const struct rule_addrs *a = side_addrs(e, rules->v[i], side);
-        for (uint32_t j = 0; j < a->n4; j++)
-            if (!vec_push(&b, a->v4[j].lo) ||
-                (a->v4[j].hi != UINT32_MAX && !vec_push(&b, a->v4[j].hi + 1))) {
+        for (uint32_t j = 0; j < n_ranges(a, v6); j++) {
+            struct rule_v4_range r = range_key(a, v6, j);
+            if (!vec_push(&b, r.lo) || (r.hi != UINT32_MAX && !vec_push(&b, r.hi + 1))) {
                 free(b.v);
                 return -1;
             }
+        }
     }
     if (b.n > 1)
         qsort(b.v, b.n, sizeof(uint32_t), cmp_u32);
@@ -589,7 +606,7 @@ static int build_index(struct engine *e, struct aindex *ix, const struct u32vec 
         if (m == 0 || b.v[m - 1] != b.v[i])
             b.v[m++] = b.v[i];
     ix->m = m, ix->bound = b.v;
-    int rc = fill_index(e, ix, rules, side);
+    int rc = fill_index(e, ix, rules, side, v6);
     if (rc != 0)
         aindex_free(ix);
     return rc;
@@ -598,26 +615,33 @@ static int build_index(struct engine *e, struct aindex *ix, const struct u32vec 
 /* Split a group's always list into plain, src-indexed and dst-indexed. */
 static int split_always(struct engine *e, struct egroup *g, struct u32vec *always)
 {
-    struct u32vec plain = { 0 }, side[2] = { { 0 }, { 0 } }, v6 = { 0 };
+    struct u32vec plain = { 0 }, side[2] = { { 0 }, { 0 } }, side6[2] = { { 0 }, { 0 } };
+    struct u32vec v6 = { 0 };
     bool ok = true;
     for (uint32_t i = 0; ok && i < always->n; i++) {
         const struct rule *r = e->rules[always->v[i]].r;
         int s = index_side(r);
         ok = vec_push(s < 0 ? &plain : &side[s], always->v[i]);
         if (ok && s >= 0 && (s ? r->dst.n6 : r->src.n6) > 0)
-            ok = vec_push(&v6, always->v[i]);
+            ok = vec_push(&side6[s], always->v[i]);
     }
     for (int s = 0; ok && s < 2; s++) {
-        int rc = side[s].n ? build_index(e, &g->ix[s], &side[s], s) : 0;
+        int rc = side[s].n ? build_index(e, &g->ix[s], &side[s], s, false) : 0;
         ok = rc >= 0;
         for (uint32_t i = 0; ok && rc == 1 && i < side[s].n; i++)
             ok = vec_push(&plain, side[s].v[i]);
         if (rc == 0)
             e->st.rules_addr_indexed += side[s].n;
+        /* IPv6 lists by their /32 blocks; too big an index: checked on
+         * every IPv6 packet instead */
+        rc = ok && side6[s].n ? build_index(e, &g->ix6[s], &side6[s], s, true) : 0;
+        ok = ok && rc >= 0;
+        for (uint32_t i = 0; ok && rc == 1 && i < side6[s].n; i++)
+            ok = vec_push(&v6, side6[s].v[i]);
     }
     if (ok && plain.n > 1)
         qsort(plain.v, plain.n, sizeof(uint32_t), cmp_u32);
-    free(side[0].v), free(side[1].v);
+    free(side[0].v), free(side[1].v), free(side6[0].v), free(side6[1].v);
     g->always = plain.v, g->n_always = plain.n;
     e->st.always_plain += plain.n;
     g->v6 = v6.v, g->n_v6 = v6.n;
@@ -713,6 +737,7 @@ void engine_free(struct engine *e)
         free(e->g[g].port_dbs), free(e->g[g].port_map), free(e->g[g].always);
         free(e->g[g].v6);
         aindex_free(&e->g[g].ix[0]), aindex_free(&e->g[g].ix[1]);
+        aindex_free(&e->g[g].ix6[0]), aindex_free(&e->g[g].ix6[1]);
     }
     pcre2_match_context_free(e->mctx);
     for (uint32_t i = 0; i < e->n_bits; i++)

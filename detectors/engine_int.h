@@ -48,8 +48,9 @@ struct egroup {
     uint32_t n_always;
     uint32_t *always;           /* erule indexes, ascending: every packet */
     struct aindex ix[2];        /* by source / destination IPv4 address */
+    struct aindex ix6[2];       /* by source / destination IPv6 /32 block */
     uint32_t n_v6;
-    uint32_t *v6;               /* indexed rules whose indexed side has IPv6 ranges */
+    uint32_t *v6;               /* IPv6-listed rules no index could take: every IPv6 packet */
 };
 
 struct engine {

@@ -51,6 +51,7 @@ struct bench_options {
     const char **rule_files;
     unsigned n_rule_files;
     bool anomaly;                  /* -A: the statistical detectors too */
+    uint32_t stream_flows;         /* reassembly slots per worker, 0 = default */
 };
 
 /* What one worker replays and what it measured. */
@@ -94,6 +95,8 @@ static void usage(FILE *out)
 "      --flows N       flow table capacity per worker (default 2097152)\n"
 "  -S, --rules FILE    also match these rules (repeatable)\n"
 "  -A, --anomaly       also run the statistical detectors\n"
+"      --stream-flows N  TCP reassembly slots per worker (default 65536; 16 =\n"
+"                      next to none: TCP matched packet by packet)\n"
 "                      With -S or -A the replay runs twice, without and with\n"
 "                      them; cycles_per_packet.detect is the difference\n"
 "  -h, --help          this help\n"
@@ -110,6 +113,7 @@ static int parse_options(struct bench_options *o, int argc, char **argv)
         { "loops", required_argument, NULL, 'L' }, { "workers", required_argument, NULL, 'w' },
         { "flows", required_argument, NULL, 'F' }, { "help", no_argument, NULL, 'h' },
         { "rules", required_argument, NULL, 'S' }, { "anomaly", no_argument, NULL, 'A' },
+        { "stream-flows", required_argument, NULL, 'T' },
         { NULL, 0, NULL, 0 },
     };
     int c;
@@ -136,6 +140,7 @@ static int parse_options(struct bench_options *o, int argc, char **argv)
         case 'w': o->workers = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'F': o->flows_per_worker = (uint32_t)strtoul(optarg, NULL, 10); break;
         case 'A': o->anomaly = true; break;
+        case 'T': o->stream_flows = (uint32_t)strtoul(optarg, NULL, 10); break;
         case 'S':
             o->rule_files = realloc(o->rule_files, (o->n_rule_files + 1) * sizeof(char *));
             if (o->rule_files == NULL)
@@ -375,6 +380,8 @@ static int run_pass(const struct bench_options *o, struct lane *lanes, const str
         cfg.flows.capacity = o->flows_per_worker;
         cfg.engine = engine;
         cfg.anomaly = ae ? anomaly_engine_worker(ae, i) : NULL;
+        if (o->stream_flows)
+            cfg.stream.flows = o->stream_flows;
         if ((lanes[i].worker = worker_create(&cfg, err, sizeof(err))) == NULL) {
             fprintf(stderr, "mamori-bench: %s\n", err);
             return -1;

@@ -94,6 +94,13 @@ static inline uint64_t mbuf_time(const struct dpdk_capture *dc, const struct dpd
     return tsc_now_ns;
 }
 
+/* TSC cycles as nanoseconds. Whole seconds and the remainder apart: cycles
+ * times 1e9 would overflow 64 bits after 1.8e10 cycles, 7 s at 2.5 GHz. */
+static inline uint64_t tsc_to_ns(uint64_t cycles, uint64_t hz)
+{
+    return cycles / hz * 1000000000ull + cycles % hz * 1000000000ull / hz;
+}
+
 static void dpdk_poll_port(struct dpdk_lane *lane, const struct dpdk_port *port, uint16_t queue)
 {
     const struct dpdk_capture *dc = lane->owner;
@@ -103,8 +110,7 @@ static void dpdk_poll_port(struct dpdk_lane *lane, const struct dpdk_port *port,
 
     if (n == 0)
         return;
-    uint64_t now = dc->wall_base_ns +
-        (rte_rdtsc() - dc->tsc_base) * 1000000000ull / dc->tsc_hz;
+    uint64_t now = dc->wall_base_ns + tsc_to_ns(rte_rdtsc() - dc->tsc_base, dc->tsc_hz);
     for (uint16_t i = 0; i < n; i++)
         packet_from_mbuf(&pkts[i], mbufs[i], mbuf_time(dc, port, mbufs[i], now), port->port_id);
     worker_process_burst(lane->worker, pkts, n);

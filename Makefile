@@ -7,6 +7,7 @@ ASAN_BUILD ?= build-asan
 MESON_OPTS ?= -Dwerror=true
 DEMO_DIR   ?= $(BUILD)/demo
 DEMO_PCAP  := tests/data/sample.pcap
+DEMO_RULES := tests/data/demo.rules
 
 .PHONY: all deps build build-asan hugepages demo test test-fast bench clean
 
@@ -33,7 +34,7 @@ hugepages:
 
 demo: build hugepages
 	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
-	$(BUILD)/control/mamori -r $(DEMO_PCAP) -l $(DEMO_DIR)
+	$(BUILD)/control/mamori -c mamori.yaml -r $(DEMO_PCAP) -S $(DEMO_RULES) -l $(DEMO_DIR)
 	@scripts/show-eve $(DEMO_DIR)/eve.json
 
 # Every test on the release build; then the unit tests and the run over

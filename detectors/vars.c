@@ -172,6 +172,16 @@ int rule_vars_set(struct rule_vars *v, enum rule_var_kind kind, const char *name
     return 0;
 }
 
+const char *rule_vars_at(const struct rule_vars *v, unsigned i, enum rule_var_kind *kind,
+                         const char **value)
+{
+    if (v == NULL || i >= v->n)
+        return NULL;
+    *kind = v->v[i].kind;
+    *value = v->v[i].value;
+    return v->v[i].name;
+}
+
 static bool ends_with(const char *s, size_t len, const char *suffix)
 {
     size_t sl = strlen(suffix);

@@ -50,6 +50,13 @@ int rule_vars_assign(struct rule_vars *v, const char *assignment, char *err, siz
 /* The value text of NAME of that kind, or NULL. */
 const char *rule_vars_get(const struct rule_vars *v, enum rule_var_kind kind, const char *name);
 
+/* The i-th variable in definition order (defaults first, then new ones;
+ * an override keeps its place), or NULL past the end: its name, with its
+ * kind and value text in *kind and *value. For listing every variable
+ * (mamori --dump-config). */
+const char *rule_vars_at(const struct rule_vars *v, unsigned i, enum rule_var_kind *kind,
+                         const char **value);
+
 /* Resolve every variable; returns 0, or -1 with the first problem in `err`
  * ("$EXTERNAL_NET: variable cycle: $EXTERNAL_NET -> $HOME_NET -> $EXTERNAL_NET"). */
 int rule_vars_check(const struct rule_vars *v, char *err, size_t errlen);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <rte_branch_prediction.h>
+#include <rte_cycles.h>
 
 #include "counter.h"
 #include "flow_inline.h"
@@ -20,6 +21,13 @@
  * burst's key building earlier. */
 #define PREFETCH_AHEAD 4
 
+/* A flow slot's flowbits, of the rule set generation that set them: ids
+ * mean nothing to another engine, so a reload starts them over. */
+struct flow_bits {
+    uint32_t generation;
+    struct engine_flowbits bits;
+};
+
 struct worker {
     unsigned id;
     bool lossless;
@@ -30,14 +38,18 @@ struct worker {
     struct spsc_ring records;
     bool alerts_pending;
     struct spsc_ring alerts;
-    const struct engine *engine;        /* NULL: no matching */
+    struct worker_shared *shared;       /* NULL: no matching */
+    const struct worker_rules *rules;   /* the set in use (taken at a burst's start) */
+    const struct engine *engine;        /* rules->engine, NULL when none */
+    struct engine_scratch *scratch;     /* rules->scratch[id] */
+    bool qsbr_online;
     bool midstream;
-    struct engine_scratch *scratch;
     struct stream_table *streams;
-    struct engine_flowbits no_slot_bits; /* for flows without a slot: none set */
+    struct flow_bits no_slot_bits;      /* for flows without a slot: none set */
     struct anomaly_worker *anomaly;      /* NULL: no statistical detectors */
     struct decoder_counters decoder;
     uint64_t counters[WORKER_COUNTER_COUNT];
+    uint64_t burst_cycles[WORKER_BURST_HIST];   /* bursts by log2 of their TSC cycles */
 };
 
 static const char *const worker_counter_names[] = {
@@ -113,7 +125,89 @@ static inline void worker_commit_records(struct worker *w)
     }
 }
 
-/* Signature matching state; none without an engine. */
+struct worker_rules *worker_rules_create(const struct engine *e, unsigned n_workers,
+                                         uint32_t generation)
+{
+    struct worker_rules *r = calloc(1, sizeof(*r) + n_workers * sizeof(r->scratch[0]));
+    if (r == NULL)
+        return NULL;
+    r->engine = e;
+    r->generation = generation;
+    r->n_scratch = n_workers;
+    for (unsigned i = 0; i < n_workers; i++) {
+        if ((r->scratch[i] = engine_scratch_alloc(e)) == NULL) {
+            worker_rules_free(r);
+            return NULL;
+        }
+    }
+    return r;
+}
+
+void worker_rules_free(struct worker_rules *r)
+{
+    if (r == NULL)
+        return;
+    for (unsigned i = 0; i < r->n_scratch; i++)
+        engine_scratch_free(r->scratch[i]);
+    free(r);
+}
+
+struct worker_shared *worker_shared_create(unsigned n_workers, struct worker_rules *rules)
+{
+    struct worker_shared *sh = calloc(1, sizeof(*sh));
+    size_t size = rte_rcu_qsbr_get_memsize(n_workers);
+    if (sh == NULL)
+        return NULL;
+    sh->qsbr = aligned_alloc(RTE_CACHE_LINE_SIZE, (size + RTE_CACHE_LINE_SIZE - 1) &
+                             ~(size_t)(RTE_CACHE_LINE_SIZE - 1));
+    if (sh->qsbr == NULL || rte_rcu_qsbr_init(sh->qsbr, n_workers) != 0) {
+        worker_shared_free(sh);
+        return NULL;
+    }
+    atomic_init(&sh->rules, rules);
+    return sh;
+}
+
+void worker_shared_free(struct worker_shared *sh)
+{
+    if (sh == NULL)
+        return;
+    free(sh->qsbr);
+    free(sh);
+}
+
+/* Take the rule set the main thread published, if it changed. */
+static inline void worker_take_rules(struct worker *w)
+{
+    const struct worker_rules *r = atomic_load_explicit(&w->shared->rules, memory_order_acquire);
+    if (likely(r == w->rules))
+        return;
+    w->rules = r;
+    w->engine = r ? r->engine : NULL;
+    w->scratch = r ? r->scratch[w->id] : NULL;
+}
+
+/* After a burst: this worker holds nothing of an older rule set. */
+static inline void worker_quiescent(struct worker *w)
+{
+    if (w->shared == NULL)
+        return;
+    if (unlikely(!w->qsbr_online)) {
+        rte_rcu_qsbr_thread_register(w->shared->qsbr, w->id);
+        rte_rcu_qsbr_thread_online(w->shared->qsbr, w->id);
+        w->qsbr_online = true;
+    }
+    rte_rcu_qsbr_quiescent(w->shared->qsbr, w->id);
+}
+
+void worker_idle(struct worker *w)
+{
+    if (w->shared != NULL)
+        worker_take_rules(w);
+    worker_quiescent(w);
+}
+
+/* Signature matching state; none without shared rules. */
 static int worker_create_matching(struct worker *w, const struct worker_config *cfg,
                                   char *errbuf, size_t errlen)
 {
@@ -123,16 +217,12 @@ static int worker_create_matching(struct worker *w, const struct worker_config *
                  cfg->id, cfg->alert_ring_bytes, strerror(-rc));
         return -1;
     }
-    if (cfg->engine == NULL)
+    if (cfg->shared == NULL)
         return 0;
-    w->engine = cfg->engine;
+    w->shared = cfg->shared;
     w->midstream = cfg->midstream;
-    if ((w->scratch = engine_scratch_alloc(cfg->engine)) == NULL) {
-        snprintf(errbuf, errlen, "worker %u: matching scratch: out of memory", cfg->id);
-        return -1;
-    }
     struct stream_config sc = cfg->stream;
-    sc.extra_bytes = sizeof(struct engine_flowbits);
+    sc.extra_bytes = sizeof(struct flow_bits);
     char msg[256];
     if ((w->streams = stream_table_create(&sc, msg, sizeof(msg))) == NULL) {
         snprintf(errbuf, errlen, "worker %u: %s", cfg->id, msg);
@@ -144,7 +234,6 @@ static int worker_create_matching(struct worker *w, const struct worker_config *
 static void worker_destroy_matching(struct worker *w)
 {
     stream_table_destroy(w->streams);
-    engine_scratch_free(w->scratch);
     spsc_ring_free(&w->alerts);
 }
 
@@ -374,12 +463,12 @@ static void worker_match(struct worker *w, const struct packet *p,
         (d->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_ACK && handshake_seen(f))
         worker_start_stream(w, f, d);
     uint32_t slot = d->payload_len ? worker_match_slot(w, f) : f->match_slot;
-    if (slot) {
-        m.ep.flowbits = stream_slot_extra(w->streams, slot);
-    } else {
-        memset(&w->no_slot_bits, 0, sizeof(w->no_slot_bits));
-        m.ep.flowbits = &w->no_slot_bits;
+    struct flow_bits *fb = slot ? stream_slot_extra(w->streams, slot) : &w->no_slot_bits;
+    if (slot == 0 || fb->generation != w->rules->generation) {
+        memset(&fb->bits, 0, sizeof(fb->bits));
+        fb->generation = w->rules->generation;
     }
+    m.ep.flowbits = &fb->bits;
     /* Data on a RST is matched in its packet but never joins the stream
      * (Suricata's stream engine drops it too): the receiver discards it. */
     if (slot == 0 || !has_tcp_header(d) || d->payload_len == 0 || (d->tcp_flags & TCP_RST)) {
@@ -426,7 +515,10 @@ void worker_flow_burst(struct worker *w, const struct packet *pkts,
     struct flow_key keys[WORKER_BURST];
     uint32_t hashes[WORKER_BURST];
     uint8_t sides[WORKER_BURST];
-    uint64_t bytes = 0;
+    uint64_t bytes = 0, start = rte_rdtsc();
+
+    if (w->shared != NULL)
+        worker_take_rules(w);
 
     /* Keys and hashes first, each bucket prefetched as soon as known. */
     for (unsigned i = 0; i < n; i++) {
@@ -469,6 +561,9 @@ void worker_flow_burst(struct worker *w, const struct packet *pkts,
     counter_add(&w->counters[WORKER_PKTS], n);
     counter_add(&w->counters[WORKER_BYTES], bytes);
     worker_commit_records(w);
+    worker_quiescent(w);
+    uint64_t cycles = rte_rdtsc() - start;
+    counter_inc(&w->burst_cycles[cycles ? 63 - __builtin_clzll(cycles) : 0]);
 }
 
 void worker_process_burst(struct worker *w, const struct packet *pkts, unsigned n)
@@ -489,6 +584,10 @@ void worker_finish(struct worker *w, uint64_t clock_ns)
     }
     flow_table_flush(w->flows, FLOW_END_SHUTDOWN);
     worker_commit_records(w);
+    if (w->qsbr_online) {
+        rte_rcu_qsbr_thread_offline(w->shared->qsbr, w->id);
+        w->qsbr_online = false;
+    }
     if (w->anomaly)
         anomaly_worker_finish(w->anomaly);
 }
@@ -513,6 +612,12 @@ const struct alert_record *worker_next_alert(struct worker *w)
 void worker_alert_done(struct worker *w)
 {
     spsc_ring_consume(&w->alerts);
+}
+
+void worker_burst_histogram(const struct worker *w, uint64_t out[WORKER_BURST_HIST])
+{
+    for (unsigned i = 0; i < WORKER_BURST_HIST; i++)
+        out[i] = counter_read(&w->burst_cycles[i]);
 }
 
 const struct stream_table *worker_stream_table(const struct worker *w)

@@ -16,9 +16,12 @@
 #ifndef MAMORI_WORKER_H
 #define MAMORI_WORKER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <rte_rcu_qsbr.h>
 
 #include "anomaly_worker.h"
 #include "decoder.h"
@@ -30,13 +33,42 @@
 
 #define WORKER_BURST 32
 
+/* A rule set as the workers use it: one engine, one scratch per worker. */
+struct worker_rules {
+    const struct engine *engine;
+    uint32_t generation;              /* flows keep flowbits of their generation only */
+    unsigned n_scratch;
+    struct engine_scratch *scratch[]; /* indexed by worker id */
+};
+
+/* Scratch for n workers (allocated here, off the workers). NULL when out of
+ * memory. */
+struct worker_rules *worker_rules_create(const struct engine *e, unsigned n_workers,
+                                         uint32_t generation);
+void worker_rules_free(struct worker_rules *r);
+
+/* What a sensor's workers share: the current rule set, which the main
+ * thread replaces with one atomic store (a live reload), and the quiescent-
+ * state variable (rte_rcu_qsbr) through which it learns when every worker
+ * has let go of the old one: a worker takes the new set at its next burst
+ * and reports a quiescent state after every burst, and when idle. No
+ * worker ever waits. */
+struct worker_shared {
+    _Atomic(struct worker_rules *) rules;   /* NULL: no signature matching */
+    struct rte_rcu_qsbr *qsbr;
+};
+
+/* For n workers; the rules pointer starts as `rules`. NULL on no memory. */
+struct worker_shared *worker_shared_create(unsigned n_workers, struct worker_rules *rules);
+void worker_shared_free(struct worker_shared *sh);
+
 struct worker_config {
     unsigned id;
     struct flow_table_config flows;
     size_t record_ring_bytes;  /* ended-flow records to the main thread */
     size_t alert_ring_bytes;   /* alerts to the main thread */
     bool lossless;             /* offline input: wait for ring room, never drop */
-    const struct engine *engine;  /* signature matching; NULL = none */
+    struct worker_shared *shared; /* the rule set (signature matching); NULL = none */
     struct stream_config stream;  /* TCP reassembly for the engine (used with one) */
     bool midstream;               /* a TCP flow picked up without its handshake counts as
                                      established for rules (Suricata's stream.midstream) */
@@ -128,10 +160,19 @@ void worker_record_done(struct worker *w);
 const struct alert_record *worker_next_alert(struct worker *w);
 void worker_alert_done(struct worker *w);
 
+/* Nothing to process right now (a capture's idle loop): report a
+ * quiescent state, so a rule reload need not wait for traffic here. */
+void worker_idle(struct worker *w);
+
 unsigned worker_id(const struct worker *w);
 uint64_t worker_counter(const struct worker *w, enum worker_counter i);
 uint64_t worker_decoder_counter(const struct worker *w, enum decoder_counter i);
 const struct flow_table *worker_flow_table(const struct worker *w);
+/* Bursts by the log2 of the TSC cycles worker_flow_burst() took (flow,
+ * matching, detectors): out[k] counts bursts of [2^k, 2^(k+1)) cycles. */
+#define WORKER_BURST_HIST 40
+void worker_burst_histogram(const struct worker *w, uint64_t out[WORKER_BURST_HIST]);
+
 /* NULL when the worker runs no engine. */
 const struct stream_table *worker_stream_table(const struct worker *w);
 

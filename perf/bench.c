@@ -364,6 +364,12 @@ static int run_pass(const struct bench_options *o, struct lane *lanes, const str
     struct anomaly_engine *ae = NULL;
 
     memset(r, 0, sizeof(*r));
+    struct worker_rules *wr = engine ? worker_rules_create(engine, o->workers, 0) : NULL;
+    struct worker_shared *shared = worker_shared_create(o->workers, wr);
+    if ((engine && wr == NULL) || shared == NULL) {
+        fprintf(stderr, "mamori-bench: matching scratch: out of memory\n");
+        return -1;
+    }
     if (anomaly) {
         struct anomaly_config acfg;
         anomaly_config_default(&acfg);
@@ -378,7 +384,7 @@ static int run_pass(const struct bench_options *o, struct lane *lanes, const str
         worker_config_default(&cfg);
         cfg.id = i;
         cfg.flows.capacity = o->flows_per_worker;
-        cfg.engine = engine;
+        cfg.shared = engine ? shared : NULL;
         cfg.anomaly = ae ? anomaly_engine_worker(ae, i) : NULL;
         if (o->stream_flows)
             cfg.stream.flows = o->stream_flows;
@@ -416,6 +422,8 @@ static int run_pass(const struct bench_options *o, struct lane *lanes, const str
         lanes[i].worker = NULL;
     }
     anomaly_engine_destroy(ae);
+    worker_shared_free(shared);
+    worker_rules_free(wr);
     return 0;
 }
 

@@ -120,12 +120,13 @@ static int create_anomaly(struct sensor *s, unsigned n, const struct mamori_opti
     if (o->no_anomaly)
         return 0;
     cfg = o->anomaly;             /* defaults, or the configuration file's anomaly: */
-    /* Offline, the capture ticks every worker with its clock, so the
-     * detectors can wait for each tick to be complete and lose none:
-     * the alerts then do not depend on timing or the number of workers. */
+    /* Offline, a worker waits for the main thread rather than drop a tick,
+     * and the capture ticks every worker with its clock. The main thread
+     * still evaluates a tick once some worker is max_wait_ticks past it:
+     * waiting for every worker (0) can deadlock, a worker blocked on a full
+     * input ring never seeing the clock record that would let the main
+     * thread free the snapshot another worker waits for. */
     cfg.lossless = o->mode == MODE_PCAP;
-    if (cfg.lossless)
-        cfg.max_wait_ticks = 0;
     s->anomaly = anomaly_engine_create(&cfg, n, sensor_log_anomaly, s, err, errlen);
     return s->anomaly ? keep_anomaly_config(s, &cfg, err, errlen) : -1;
 }

@@ -9,6 +9,7 @@
 #include <rte_branch_prediction.h>
 #include <rte_cycles.h>
 
+#include "anomaly_int.h"
 #include "counter.h"
 #include "flow_inline.h"
 #include "flow_table_inline.h"
@@ -552,7 +553,7 @@ void worker_flow_burst(struct worker *w, const struct packet *pkts,
         }
         flow_update_inline(f, sides[i], &decoded[i], pkts[i].wirelen, pkts[i].ts_ns);
         if (w->anomaly)
-            anomaly_worker_packet(w->anomaly, &decoded[i], f,
+            anomaly_worker_packet_inline(w->anomaly, &decoded[i], f,
                                   (sides[i] & 1) == f->initiator ? FLOW_TOSERVER : FLOW_TOCLIENT,
                                   created, pkts[i].wirelen);
         if (w->engine)

@@ -832,14 +832,12 @@ static bool collect(struct anomaly_engine *e, uint64_t tick)
                 an_worker_release(aw, s);
                 continue;
             }
-            if (!any) {
-                struct an_snap *old = e->merged;      /* clear (above) */
-                e->merged = s;
-                (void)an_ring_push(&aw->free, old);
-            } else {
-                an_snap_merge(e->merged, s, &e->dims);
-                an_worker_release(aw, s);
-            }
+            /* Merged into the engine's own buffer, every snapshot goes back
+             * to the worker it came from: handing a worker another's buffer
+             * could overflow its free ring and lose the buffer, until a
+             * lossless worker waited forever for one. */
+            an_snap_merge(e->merged, s, &e->dims);
+            an_worker_release(aw, s);
             any = true;
         }
     }

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/wait.h>
 
@@ -22,6 +23,30 @@ static const char *env_or_die(const char *name)
 const char *e2e_mamori(void)
 {
     return env_or_die("MAMORI_BIN");
+}
+
+const char *e2e_mamorictl(void)
+{
+    const char *bin = getenv("MAMORICTL_BIN");
+    if (bin == NULL || *bin == '\0') {
+        fprintf(stderr, "MAMORICTL_BIN is not set (run through meson test)\n");
+        exit(2);
+    }
+    return bin;
+}
+
+const char *e2e_eal_memory_args(void)
+{
+    return e2e_run("test \"$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages "
+                   "2>/dev/null || echo 0)\" -ge 256") == 0
+               ? "--in-memory"
+               : "--no-huge -m 512 --no-shconf";
+}
+
+void e2e_sleep_ms(unsigned ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+    nanosleep(&ts, NULL);
 }
 
 const char *e2e_data(void)

@@ -13,6 +13,12 @@
 
 /* $MAMORI_BIN / $MAMORI_DATA, or abort with a message. */
 const char *e2e_mamori(void);
+/* $MAMORICTL_BIN, or abort with a message. */
+const char *e2e_mamorictl(void);
+/* EAL memory options for a test sensor: hugepages (--in-memory) when 256
+ * are free, else plain memory (--no-huge -m 512 --no-shconf). */
+const char *e2e_eal_memory_args(void);
+void e2e_sleep_ms(unsigned ms);
 const char *e2e_data(void);
 /* "MAMORI_DATA/rel" in a static buffer reused by the next call. */
 const char *e2e_data_path(const char *rel);

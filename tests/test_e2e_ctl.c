@@ -21,24 +21,6 @@
 static char *dir;
 static char sock[4200];
 
-static const char *mamorictl(void)
-{
-    const char *bin = getenv("MAMORICTL_BIN");
-    if (bin == NULL || *bin == '\0') {
-        fprintf(stderr, "MAMORICTL_BIN is not set (run through meson test)\n");
-        exit(2);
-    }
-    return bin;
-}
-
-/* As test_e2e_dpdk.c: hugepages when reserved, else plain memory. */
-static const char *eal_memory_args(void)
-{
-    return e2e_run("test \"$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)\" -ge 256") == 0
-               ? "--in-memory"
-               : "--no-huge -m 512 --no-shconf";
-}
-
 /* mamorictl ARGS, stdout in DIR/out and stderr in DIR/err; its exit status. */
 static int ctl(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int ctl(const char *fmt, ...)
@@ -49,7 +31,7 @@ static int ctl(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(args, sizeof(args), fmt, ap);
     va_end(ap);
-    return e2e_run("timeout 30 '%s' -s '%s' %s >'%s/out' 2>'%s/err'", mamorictl(), sock, args,
+    return e2e_run("timeout 30 '%s' -s '%s' %s >'%s/out' 2>'%s/err'", e2e_mamorictl(), sock, args,
                    dir, dir);
 }
 
@@ -134,12 +116,6 @@ static char *read_all(int fd)
     return buf;
 }
 
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-    nanosleep(&ts, NULL);
-}
-
 /* ---- cases, in order ------------------------------------------------------ */
 
 static void test_start(void)
@@ -165,11 +141,11 @@ static void test_start(void)
         "--control-socket '%s' -- -l 0-1 --no-pci %s --log-level=lib.eal:error "
         "--vdev='net_pcap0,rx_pcap=%s,infinite_rx=1' >'%s/stdout' 2>'%s/stderr'; "
         "echo $? >'%s/status' ) &",
-        e2e_mamori(), rules, dir, sock, eal_memory_args(),
+        e2e_mamori(), rules, dir, sock, e2e_eal_memory_args(),
         e2e_data_path("pcaps/zeek/http_bro.org.pcap"), dir, dir, dir), 0);
     int rc = -1;
     for (int i = 0; i < 60 && rc != 0; i++) {
-        sleep_ms(1000);
+        e2e_sleep_ms(1000);
         rc = ctl("version");
     }
     CU_ASSERT_EQUAL_FATAL(rc, 0);
@@ -196,7 +172,7 @@ static void test_version_and_help(void)
 static void test_stats(void)
 {
     json_t *a = ctl_json("stats");
-    sleep_ms(1500);
+    e2e_sleep_ms(1500);
     json_t *b = ctl_json("stats");
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(a);
@@ -338,7 +314,7 @@ static void test_log_reopen(void)
     CU_ASSERT_EQUAL(e2e_run("mv '%s' '%s.1'", eve, eve), 0);
     CU_ASSERT_EQUAL(ctl("log reopen"), 0);
     CU_ASSERT(file_has("out", "reopened"));
-    sleep_ms(1500);                           /* a stats event a second */
+    e2e_sleep_ms(1500);                           /* a stats event a second */
     CU_ASSERT_EQUAL(stat(eve, &st), 0);
     CU_ASSERT(st.st_size > 0);
     e2e_run("rm -f '%s.1'", eve);
@@ -347,11 +323,11 @@ static void test_log_reopen(void)
 static void test_alerts_tail(void)
 {
     /* timeout ends the tail (status 124): what it printed is the point. */
-    e2e_run("timeout 3 '%s' -s '%s' alerts tail >'%s/tail' 2>'%s/tail.err'", mamorictl(), sock,
+    e2e_run("timeout 3 '%s' -s '%s' alerts tail >'%s/tail' 2>'%s/tail.err'", e2e_mamorictl(), sock,
             dir, dir);
     CU_ASSERT(file_has("tail", "[1:1000002:1] ctl test pygments [**]"));
     CU_ASSERT(file_has("tail", "{TCP}"));
-    e2e_run("timeout 3 '%s' -s '%s' --json alerts tail >'%s/tail.json' 2>/dev/null", mamorictl(),
+    e2e_run("timeout 3 '%s' -s '%s' --json alerts tail >'%s/tail.json' 2>/dev/null", e2e_mamorictl(),
             sock, dir);
     CU_ASSERT(file_has("tail.json", "\"event_type\":\"alert\""));
     CU_ASSERT(file_has("tail.json", "\"signature_id\":1000002"));
@@ -371,7 +347,7 @@ static void test_stuck_subscriber(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(before);
     long long lost = 0;
     for (int i = 0; i < 30 && lost == 0; i++) {
-        sleep_ms(1000);
+        e2e_sleep_ms(1000);
         json_decref(after);
         after = ctl_json("stats");
         lost = stat_of(after, "ctl", "stream_lost");
@@ -383,7 +359,7 @@ static void test_stuck_subscriber(void)
     CU_ASSERT(stat_of(after, "decoder", "pkts") > stat_of(before, "decoder", "pkts"));
     json_decref(before);
     before = after;
-    sleep_ms(1500);
+    e2e_sleep_ms(1500);
     after = ctl_json("stats");
     CU_ASSERT(stat_of(after, "decoder", "pkts") > stat_of(before, "decoder", "pkts"));
     CU_ASSERT(stat_of(after, "detect", "alerts_logged") >
@@ -403,7 +379,7 @@ static void test_shutdown(void)
     CU_ASSERT(file_has("out", "shutting down"));
     snprintf(status, sizeof(status), "%s/status", dir);
     for (int i = 0; i < 60 && (f = fopen(status, "r")) == NULL; i++)
-        sleep_ms(500);
+        e2e_sleep_ms(500);
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     int rc = -1;
     if (fscanf(f, "%d", &rc) != 1)

@@ -8,20 +8,11 @@
 #include "cunit_run.h"
 #include "e2e.h"
 
-/* EAL arguments that work on any machine: hugepages when reserved (see
- * scripts/setup-hugepages), else plain memory. */
-static const char *eal_memory_args(void)
-{
-    return e2e_run("test \"$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)\" -ge 256") == 0
-               ? "--in-memory"
-               : "--no-huge -m 512 --no-shconf";
-}
-
 static int run_dpdk(const char *dir, const char *mamori_opts, const char *vdev)
 {
     return e2e_run("timeout 120 '%s' --dpdk %s -l '%s' -- -l 0-1 --no-pci %s "
                    "--log-level=lib.eal:error --vdev='%s' >'%s/stdout' 2>'%s/stderr'",
-                   e2e_mamori(), mamori_opts, dir, eal_memory_args(), vdev, dir, dir);
+                   e2e_mamori(), mamori_opts, dir, e2e_eal_memory_args(), vdev, dir, dir);
 }
 
 /* Flow records of `mamori --dpdk` on a net_pcap vdev and of `mamori -r`
@@ -79,7 +70,7 @@ static void test_sigterm_stops_cleanly(void)
                      "--log-level=lib.eal:error "
                      "--vdev='net_pcap0,rx_pcap=%s,infinite_rx=1' >'%s/stdout' 2>'%s/stderr' & "
                      "pid=$!; sleep 4; kill -TERM $pid; wait $pid",
-                     e2e_mamori(), dir, eal_memory_args(),
+                     e2e_mamori(), dir, e2e_eal_memory_args(),
                      e2e_data_path("pcaps/zeek/http_bro.org.pcap"), dir, dir);
     snprintf(eve, sizeof(eve), "%s/eve.json", dir);
     json_t *flows = e2e_read_events(eve, "flow");
@@ -136,7 +127,7 @@ static void test_two_queues_two_workers(void)
     CU_ASSERT_EQUAL_FATAL(e2e_run("timeout 120 '%s' --dpdk --idle-exit 1 -l '%s' -- "
                                   "--lcores=0@0,1@1,2@1 --no-pci %s --log-level=lib.eal:error "
                                   "--vdev='net_pcap0,rx_pcap=%s,rx_pcap=%s' >/dev/null 2>'%s/stderr'",
-                                  e2e_mamori(), dpdk, eal_memory_args(), a, b, dpdk), 0);
+                                  e2e_mamori(), dpdk, e2e_eal_memory_args(), a, b, dpdk), 0);
     CU_ASSERT_EQUAL(e2e_run("grep -q '2 workers' '%s/stderr'", dpdk), 0);
     CU_ASSERT_EQUAL_FATAL(e2e_run("'%s' -w 2 -l '%s' -r '%s' -r '%s' 2>/dev/null",
                                   e2e_mamori(), offline, a, b), 0);

@@ -38,19 +38,6 @@ static const char *sample_pcap(void)
     return path;
 }
 
-static const char *eal_memory_args(void)
-{
-    return e2e_run("test \"$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)\" -ge 256") == 0
-               ? "--in-memory"
-               : "--no-huge -m 512 --no-shconf";
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
 /* A port nobody listens on now (TCP, or UDP when udp). */
 static unsigned free_port(bool udp)
 {
@@ -199,7 +186,7 @@ static bool redis_start(const char *dir, unsigned port)
     for (int i = 0; i < 100; i++) {
         if (quiet("redis-cli -p %u ping 2>/dev/null | grep -q PONG", port) == 0)
             return true;
-        sleep_ms(50);
+        e2e_sleep_ms(50);
     }
     return false;
 }
@@ -208,7 +195,7 @@ static void redis_shutdown(unsigned port)
 {
     e2e_run("redis-cli -p %u shutdown nosave >/dev/null 2>&1", port);
     for (int i = 0; i < 100 && quiet("redis-cli -p %u ping >/dev/null 2>&1", port) == 0; i++)
-        sleep_ms(50);
+        e2e_sleep_ms(50);
 }
 
 /* LRANGE key 0 -1 as lines (--raw: one element a line; EVE lines hold no
@@ -246,7 +233,7 @@ static int stop_mamori(pid_t pid, bool term)
     for (int i = 0; i < 600; i++) {
         if (waitpid(pid, &status, WNOHANG) == pid)
             return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        sleep_ms(100);
+        e2e_sleep_ms(100);
     }
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
@@ -259,7 +246,7 @@ static const char *dpdk_args(const char *dir, const char *extra)
     snprintf(args, sizeof(args), "--dpdk -w 1 -S '%s/rules' --rule-cache none -l '%s' %s "
              "-- -l 0-1 --no-pci %s --log-level=lib.eal:error "
              "--vdev='net_pcap0,rx_pcap=%s,infinite_rx=1'",
-             dir, dir, extra, eal_memory_args(), e2e_data_path(LOOP_PCAP));
+             dir, dir, extra, e2e_eal_memory_args(), e2e_data_path(LOOP_PCAP));
     return args;
 }
 
@@ -336,15 +323,15 @@ static void test_redis_restart(void)
     snprintf(extra, sizeof(extra), "--stats-interval 1 --redis 127.0.0.1:%u,list,key=k,buffer=150",
              port);
     pid_t pid = start_mamori(dir, dpdk_args(dir, extra));
-    sleep_ms(2500);
+    e2e_sleep_ms(2500);
 
     e2e_run("redis-cli -p %u client pause 60000 write >/dev/null", port);
-    sleep_ms(200);
+    e2e_sleep_ms(200);
     json_t *before = redis_list(dir, port, "k");
     redis_shutdown(port);
-    sleep_ms(2000);                  /* down: alerts fill the buffer, then drop */
+    e2e_sleep_ms(2000);                  /* down: alerts fill the buffer, then drop */
     CU_ASSERT(redis_start(dir, port));   /* not fatal: mamori must still be stopped */
-    sleep_ms(4000);                  /* the backoff's next attempt (3.1 s after the
+    e2e_sleep_ms(4000);                  /* the backoff's next attempt (3.1 s after the
                                       * shutdown), delivery, alerts after */
     CU_ASSERT_EQUAL(stop_mamori(pid, true), 0);
     json_t *after = redis_list(dir, port, "k");
@@ -619,10 +606,10 @@ static void test_metrics_promtool_and_moving(void)
     pid_t pid = start_mamori(dir, dpdk_args(dir, extra));
     snprintf(m1, sizeof(m1), "%s/m1.txt", dir);
     snprintf(m2, sizeof(m2), "%s/m2.txt", dir);
-    sleep_ms(4000);
+    e2e_sleep_ms(4000);
     snprintf(other, sizeof(other), "%s/other.txt", dir);
     int rc1 = http_get(port, "/metrics", m1);
-    sleep_ms(1100);
+    e2e_sleep_ms(1100);
     int rc2 = http_get(port, "/metrics", m2);
     int notfound = http_get(port, "/", other);
     CU_ASSERT_EQUAL(stop_mamori(pid, true), 0);

@@ -23,35 +23,12 @@
 static char *dir;
 static char sock[4200];
 
-static const char *mamorictl(void)
-{
-    const char *bin = getenv("MAMORICTL_BIN");
-    if (bin == NULL || *bin == '\0') {
-        fprintf(stderr, "MAMORICTL_BIN is not set (run through meson test)\n");
-        exit(2);
-    }
-    return bin;
-}
-
-static const char *eal_memory_args(void)
-{
-    return e2e_run("test \"$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)\" -ge 256") == 0
-               ? "--in-memory"
-               : "--no-huge -m 512 --no-shconf";
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-    nanosleep(&ts, NULL);
-}
-
 /* The stats message of `mamorictl --json stats`, or NULL. */
 static json_t *stats_now(void)
 {
     char path[4300];
     json_error_t jerr;
-    if (e2e_run("timeout 30 '%s' -s '%s' --json stats >'%s/out' 2>/dev/null", mamorictl(), sock,
+    if (e2e_run("timeout 30 '%s' -s '%s' --json stats >'%s/out' 2>/dev/null", e2e_mamorictl(), sock,
                 dir) != 0)
         return NULL;
     snprintf(path, sizeof(path), "%s/out", dir);
@@ -89,7 +66,7 @@ static bool wait_reloads(long long done)
             return true;
         if (failed > 0)
             return false;
-        sleep_ms(100);
+        e2e_sleep_ms(100);
     }
     return false;
 }
@@ -135,11 +112,11 @@ static void test_reload_under_load(void)
         "--control-socket '%s' -- -l 0-1 --no-pci %s --log-level=lib.eal:error "
         "--vdev='net_pcap0,rx_pcap=%s,infinite_rx=1' >'%s/stdout' 2>'%s/stderr'; "
         "echo $? >'%s/status' ) &",
-        e2e_mamori(), rules, dir, sock, eal_memory_args(),
+        e2e_mamori(), rules, dir, sock, e2e_eal_memory_args(),
         e2e_data_path("pcaps/zeek/http_bro.org.pcap"), dir, dir, dir), 0);
     json_t *st = NULL;
     for (int i = 0; i < 60 && st == NULL; i++) {
-        sleep_ms(1000);
+        e2e_sleep_ms(1000);
         st = stats_now();
     }
     CU_ASSERT_PTR_NOT_NULL_FATAL(st);
@@ -152,9 +129,9 @@ static void test_reload_under_load(void)
         int rc = -1;
         for (int tries = 0; tries < 100 && rc != 0; tries++) {
             rc = e2e_run("timeout 30 '%s' -s '%s' rules reload '%s' >/dev/null 2>'%s/err'",
-                         mamorictl(), sock, k % 2 ? a : b, dir);
+                         e2e_mamorictl(), sock, k % 2 ? a : b, dir);
             if (rc != 0)
-                sleep_ms(50);
+                e2e_sleep_ms(50);
         }
         if (rc != 0)
             e2e_run("cat '%s/err' >&2", dir);
@@ -174,9 +151,9 @@ static void test_reload_under_load(void)
     for (int tries = 0; tries < 100 && rc != 0; tries++) {
         rc = e2e_run("timeout 30 '%s' -s '%s' --json stats >/dev/null 2>&1 && "
                      "timeout 30 '%s' -s '%s' --json rules reload '%s' "
-                     "| grep -q '\"return\":\"OK\"'", mamorictl(), sock, mamorictl(), sock, bad);
+                     "| grep -q '\"return\":\"OK\"'", e2e_mamorictl(), sock, e2e_mamorictl(), sock, bad);
         if (rc != 0)
-            sleep_ms(50);
+            e2e_sleep_ms(50);
     }
     CU_ASSERT_EQUAL(rc, 0);
     for (int i = 0; i < 100; i++) {
@@ -185,11 +162,11 @@ static void test_reload_under_load(void)
         json_decref(s2);
         if (failed > 0)
             break;
-        sleep_ms(100);
+        e2e_sleep_ms(100);
     }
-    sleep_ms(300);      /* the old set retires; traffic goes on */
+    e2e_sleep_ms(300);      /* the old set retires; traffic goes on */
     uint64_t switched = (uint64_t)time(NULL) + 1;
-    sleep_ms(3000);
+    e2e_sleep_ms(3000);
 
     st = stats_now();
     CU_ASSERT_PTR_NOT_NULL_FATAL(st);
@@ -212,7 +189,7 @@ static void test_reload_under_load(void)
             CU_ASSERT_EQUAL(json_integer_value(v), 0);
     }
     json_decref(st);
-    CU_ASSERT_EQUAL(e2e_run("timeout 30 '%s' -s '%s' shutdown >/dev/null 2>&1", mamorictl(), sock),
+    CU_ASSERT_EQUAL(e2e_run("timeout 30 '%s' -s '%s' shutdown >/dev/null 2>&1", e2e_mamorictl(), sock),
                     0);
     CU_ASSERT_EQUAL(e2e_run("for i in $(seq 100); do test -s '%s/status' && break; sleep 0.1; done; "
                             "grep -qx 0 '%s/status'", dir, dir), 0);

@@ -14,29 +14,6 @@
 
 #define SYN_FLOOD_SID 9000001
 
-static const char *mamorictl(void)
-{
-    const char *bin = getenv("MAMORICTL_BIN");
-    if (bin == NULL || *bin == '\0') {
-        fprintf(stderr, "MAMORICTL_BIN is not set (run through meson test)\n");
-        exit(2);
-    }
-    return bin;
-}
-
-static const char *eal_memory_args(void)
-{
-    return e2e_run("test \"$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)\" -ge 256") == 0
-               ? "--in-memory"
-               : "--no-huge -m 512 --no-shconf";
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-    nanosleep(&ts, NULL);
-}
-
 /* SYN-flood start alerts in DIR/eve.json so far. */
 static long syn_flood_starts(const char *dir)
 {
@@ -75,20 +52,20 @@ static void test_threshold_change_takes_effect(void)
         "--control-socket '%s' -- -l 0-1 --no-pci %s --log-level=lib.eal:error "
         "--vdev='net_pcap0,rx_pcap=%s/flood.pcap,infinite_rx=1' >'%s/stdout' 2>'%s/stderr'; "
         "echo $? >'%s/status' ) &",
-        e2e_mamori(), cfg, dir, sock, eal_memory_args(), dir, dir, dir, dir), 0);
+        e2e_mamori(), cfg, dir, sock, e2e_eal_memory_args(), dir, dir, dir, dir), 0);
     int rc = -1;
     for (int i = 0; i < 60 && rc != 0; i++) {
-        sleep_ms(500);
-        rc = e2e_run("'%s' -s '%s' version >/dev/null 2>&1", mamorictl(), sock);
+        e2e_sleep_ms(500);
+        rc = e2e_run("'%s' -s '%s' version >/dev/null 2>&1", e2e_mamorictl(), sock);
     }
     CU_ASSERT_EQUAL_FATAL(rc, 0);
-    sleep_ms(3000);                                   /* three ticks of flood */
+    e2e_sleep_ms(3000);                                   /* three ticks of flood */
     long before = syn_flood_starts(dir);
     CU_ASSERT_EQUAL(e2e_run("'%s' -s '%s' detector set syn_flood pps 1000 >/dev/null",
-                            mamorictl(), sock), 0);
+                            e2e_mamorictl(), sock), 0);
     long after = 0;
     for (int i = 0; i < 50 && after == 0; i++) {      /* the next tick, flushed */
-        sleep_ms(200);
+        e2e_sleep_ms(200);
         after = syn_flood_starts(dir);
     }
     fprintf(stderr, "\n    SYN flood starts: %ld with pps 1e9, %ld after setting pps 1000\n",
@@ -97,7 +74,7 @@ static void test_threshold_change_takes_effect(void)
     CU_ASSERT(after >= 1);
     CU_ASSERT_EQUAL(e2e_run("'%s' -s '%s' shutdown >/dev/null 2>&1; "
                             "for i in $(seq 100); do test -s '%s/status' && break; sleep 0.1; done; "
-                            "grep -qx 0 '%s/status'", mamorictl(), sock, dir, dir), 0);
+                            "grep -qx 0 '%s/status'", e2e_mamorictl(), sock, dir, dir), 0);
     e2e_rmdir(dir);
 }
 

@@ -583,6 +583,9 @@ void worker_finish(struct worker *w, uint64_t clock_ns)
         w->now_ns = clock_ns;
         flow_table_advance(w->flows, clock_ns);
     }
+    /* Input has ended: nothing is lost by waiting for the main thread now,
+     * and a full table flushed at once would overflow the record ring. */
+    w->lossless = true;
     flow_table_flush(w->flows, FLOW_END_SHUTDOWN);
     worker_commit_records(w);
     if (w->qsbr_online) {

@@ -27,6 +27,7 @@ static const char *const gauge_names[] = {
     "threshold.entries", "anomaly.tracked", "anomaly.attacks_active", "anomaly.memory_bytes",
     "detect.rules_loaded", "detect.rules_skipped", "detect.rules_failed", "detect.databases",
     "detect.database_bytes", "detect.compile_ms", "export.buffered", "ctl.clients",
+    "rulegroup.rules", "rulegroup.databases", "rulegroup.always",
 };
 
 /* Key endings that make a gauge too, for counters added after this table. */
@@ -38,7 +39,8 @@ static const char *const gauge_suffixes[] = {
  * interface (AF_XDP), worker or export sink. */
 static const struct { const char *section, *label; } labelled_sections[] = {
     { "port", "port" }, { "iface", "iface" }, { "worker", "worker" }, { "export", "sink" },
-    { "queue", "queue" }, { "detector", "detector" },
+    { "queue", "queue" }, { "detector", "detector" }, { "workers", "worker" },
+    { "rulegroup", "group" },
 };
 
 static bool ends_with(const char *s, const char *suffix)

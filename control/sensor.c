@@ -57,6 +57,10 @@ void sensor_log_anomaly(void *ctx, const struct anomaly_alert *a)
 {
     struct sensor *s = ctx;
     json_t *ev = eve_anomaly_alert(a, s->cfg.in_iface);
+    if (a->detector < ANOMALY_DETECTOR_COUNT) {
+        s->anomaly_alerts[a->detector]++;
+        s->anomaly_attacks[a->detector] += a->phase == ANOMALY_START;
+    }
     eve_write(s->eve, ev);
     sensor_broadcast_alert(s, ev);                  /* control socket */
     ctl_commands_note_anomaly(s->ctl_cmds, a);      /* control socket: top talkers */
@@ -70,6 +74,14 @@ static void sensor_anomaly_stats(const struct sensor *s, json_t *stats)
         return;
     for (unsigned i = 0; i < ANOMALY_ENGINE_COUNTER_COUNT; i++)
         stats_add(stats, anomaly_engine_counter_name(i), anomaly_engine_counter(s->anomaly, i));
+    /* per detector: "detector.syn_flood.attacks", a label in /metrics */
+    for (unsigned d = 0; d < ANOMALY_DETECTOR_COUNT; d++) {
+        char name[96];
+        snprintf(name, sizeof(name), "detector.%s.attacks", anomaly_detector_name(d));
+        stats_add(stats, name, s->anomaly_attacks[d]);
+        snprintf(name, sizeof(name), "detector.%s.alerts", anomaly_detector_name(d));
+        stats_add(stats, name, s->anomaly_alerts[d]);
+    }
     size_t memory = anomaly_engine_memory(s->anomaly);
     for (unsigned w = 0; w < s->n_workers; w++) {
         const struct anomaly_worker *aw = anomaly_engine_worker(s->anomaly, w);
@@ -92,6 +104,15 @@ static void sensor_detect_stats(const struct sensor *s, json_t *stats)
     stats_add(stats, "detect.databases", es->databases);
     stats_add(stats, "detect.database_bytes", es->db_bytes);
     stats_add(stats, "detect.compile_ms", (uint64_t)es->compile_ms);
+    for (unsigned g = 0; g < 4; g++) {   /* "rulegroup.tcp.rules": a label in /metrics */
+        char name[64];
+        snprintf(name, sizeof(name), "rulegroup.%s.rules", engine_group_name(g));
+        stats_add(stats, name, es->group[g].rules);
+        snprintf(name, sizeof(name), "rulegroup.%s.databases", engine_group_name(g));
+        stats_add(stats, name, es->group[g].databases);
+        snprintf(name, sizeof(name), "rulegroup.%s.always", engine_group_name(g));
+        stats_add(stats, name, es->group[g].always);
+    }
     for (unsigned i = 0; i < THRESHOLD_COUNTER_COUNT; i++)
         stats_add(stats, threshold_counter_name(i), threshold_counter(s->thresholds, i));
     for (unsigned i = 0; i < RELOAD_COUNTER_COUNT; i++)
@@ -104,6 +125,22 @@ static void sensor_detect_stats(const struct sensor *s, json_t *stats)
             stats_add(stats, stream_counter_name(i), stream_counter(st, i));
         stats_add(stats, "stream.memory_bytes", stream_table_memory(st));
     }
+}
+
+/* One worker's own figures, "workers.<id>.<counter>" (the sections above
+ * sum every worker): a label in /metrics, to see an unbalanced RSS or one
+ * worker dropping. */
+static void sensor_worker_stats(const struct worker *wk, json_t *stats)
+{
+    char name[96];
+    for (unsigned i = 0; i < WORKER_COUNTER_COUNT; i++) {
+        const char *counter = strchr(worker_counter_name(i), '.');
+        snprintf(name, sizeof(name), "workers.%u.%s", worker_id(wk),
+                 counter ? counter + 1 : worker_counter_name(i));
+        stats_add(stats, name, worker_counter(wk, i));
+    }
+    snprintf(name, sizeof(name), "workers.%u.flows_active", worker_id(wk));
+    stats_add(stats, name, flow_table_active(worker_flow_table(wk)));
 }
 
 /* Per-burst worker latency from the workers' log2 histograms: the burst
@@ -155,6 +192,7 @@ json_t *sensor_stats(const struct sensor *s)
         stats_add(stats, "flow.active", flow_table_active(ft));
         stats_add(stats, "flow.capacity", flow_table_capacity(ft));
         stats_add(stats, "flow.memory_bytes", flow_table_memory(ft));
+        sensor_worker_stats(wk, stats);
     }
     stats_add(stats, "flow.logged", s->flows_logged);
     sensor_burst_stats(s, stats);

@@ -52,6 +52,8 @@ struct sensor {
     struct metrics *metrics;             /* exporters: /metrics; NULL: none */
     uint64_t flows_logged;
     uint64_t alerts_logged;
+    uint64_t anomaly_alerts[ANOMALY_DETECTOR_COUNT];   /* per detector, every phase */
+    uint64_t anomaly_attacks[ANOMALY_DETECTOR_COUNT];  /* per detector, start alerts */
     uint64_t started_ns;         /* wall clock */
     uint64_t started_tsc;        /* TSC then (burst latency in time) */
 };

@@ -182,3 +182,9 @@ uint32_t engine_scan(const struct engine *e, struct engine_scratch *s,
     }
     return alerts;
 }
+
+const char *engine_group_name(unsigned i)
+{
+    static const char *const names[EG_COUNT] = { "tcp", "udp", "icmp", "other" };
+    return i < EG_COUNT ? names[i] : NULL;
+}

@@ -96,6 +96,11 @@ struct engine_stats {
     size_t db_bytes;          /* hs_database_size over all databases */
     uint32_t flowbit_names;
     double compile_ms;        /* the whole engine_build */
+    struct {                  /* per transport group (engine_group_name) */
+        uint32_t rules;       /* rules placed in the group */
+        uint32_t databases;   /* its Hyperscan databases */
+        uint32_t always;      /* rules checked on every packet of the group */
+    } group[4];
     uint32_t cache_hits;      /* databases read from the on-disk cache */
     uint32_t cache_stores;    /* databases compiled and written to it */
     double hs_compile_ms;     /* of which hs_compile_ext_multi */
@@ -123,6 +128,8 @@ struct engine *engine_build_cached(const struct ruleset *rs, const char *cache_d
 void engine_free(struct engine *e);
 
 const struct engine_stats *engine_stats(const struct engine *e);
+/* "tcp", "udp", "icmp", "other": engine_stats.group[i]'s transport. */
+const char *engine_group_name(unsigned i);
 /* Drop message i < stats.n_errors. */
 const char *engine_error(const struct engine *e, uint32_t i);
 /* The bit id of a flowbit name, or -1 (for tests and tools). */

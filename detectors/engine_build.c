@@ -665,6 +665,18 @@ static int build_group(struct engine *e, struct egroup *g, struct gbuild *b, cha
     return split_always(e, g, &b->always);
 }
 
+/* Distinct rules among a group's (port, rule) pairs. */
+static uint32_t group_port_rules(const struct gbuild *b)
+{
+    uint32_t n = 0, last = UINT32_MAX;
+    for (uint32_t i = 0; i < b->n_pairs; i++) {   /* pairs are pushed rule by rule */
+        if (b->pairs[i].rule != last)
+            n++;
+        last = b->pairs[i].rule;
+    }
+    return n;
+}
+
 static int build_groups(struct engine *e, char *err, size_t errlen)
 {
     struct gbuild b[EG_COUNT] = { 0 };
@@ -672,8 +684,13 @@ static int build_groups(struct engine *e, char *err, size_t errlen)
     for (uint32_t i = 0; rc == 0 && i < e->n_rules; i++)
         if (!place_rule(e, b, i))
             rc = -1;
-    for (int g = 0; rc == 0 && g < EG_COUNT; g++)
+    for (int g = 0; rc == 0 && g < EG_COUNT; g++) {
+        uint32_t dbs = e->st.databases;
+        e->st.group[g].rules = b[g].any.n + b[g].always.n + group_port_rules(&b[g]);
         rc = build_group(e, &e->g[g], &b[g], err, errlen);
+        e->st.group[g].databases = e->st.databases - dbs;
+        e->st.group[g].always = e->g[g].n_always;
+    }
     for (int g = 0; g < EG_COUNT; g++)
         free(b[g].any.v), free(b[g].always.v), free(b[g].pairs);
     return rc;

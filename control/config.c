@@ -624,18 +624,7 @@ static size_t path_push_index(struct conf *c, size_t i)
 /* A copy of s that lives as long as the options. */
 static const char *keep(struct conf *c, const char *s)
 {
-    struct mamori_options *o = c->o;
-    char **strings = realloc(o->strings, (o->n_strings + 1) * sizeof(*strings));
-    char *copy = strdup(s);
-
-    if (strings != NULL)
-        o->strings = strings;
-    if (strings == NULL || copy == NULL) {
-        free(copy);
-        return NULL;
-    }
-    o->strings[o->n_strings++] = copy;
-    return copy;
+    return options_keep_string(c->o, s, strlen(s));
 }
 
 static int out_of_memory(struct conf *c)

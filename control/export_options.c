@@ -19,17 +19,7 @@
 /* A copy of text[0..len) that lives as long as the options. */
 static const char *keep(struct mamori_options *o, const char *text, size_t len)
 {
-    char **strings = realloc(o->strings, (o->n_strings + 1) * sizeof(*strings));
-    char *copy = strndup(text, len);
-
-    if (strings != NULL)
-        o->strings = strings;
-    if (strings == NULL || copy == NULL) {
-        free(copy);
-        return NULL;
-    }
-    o->strings[o->n_strings++] = copy;
-    return copy;
+    return options_keep_string(o, text, len);
 }
 
 static int out_of_memory(const char *opt, char *err, size_t errlen)

@@ -567,6 +567,21 @@ int options_parse(struct mamori_options *o, int argc, char **argv, char *err, si
     return finish(o, &g, argc, argv, err, errlen);
 }
 
+const char *options_keep_string(struct mamori_options *o, const char *text, size_t len)
+{
+    char **strings = realloc(o->strings, (o->n_strings + 1) * sizeof(*strings));
+    char *copy = strndup(text, len);
+
+    if (strings != NULL)
+        o->strings = strings;
+    if (strings == NULL || copy == NULL) {
+        free(copy);
+        return NULL;
+    }
+    o->strings[o->n_strings++] = copy;
+    return copy;
+}
+
 void options_free(struct mamori_options *o)
 {
     free(o->pcap_files);

@@ -131,6 +131,11 @@ struct mamori_options {
  * capture whatever capture.mode says. */
 int options_parse(struct mamori_options *o, int argc, char **argv, char *err, size_t errlen);
 void options_free(struct mamori_options *o);
+
+/* A copy of text[0, len) that o owns (freed by options_free()): strings
+ * the configuration file and exporter options point o's fields at. NULL
+ * when out of memory. */
+const char *options_keep_string(struct mamori_options *o, const char *text, size_t len);
 void options_usage(FILE *out);
 
 #endif

@@ -43,6 +43,7 @@ struct worker {
     const struct worker_rules *rules;   /* the set in use (taken at a burst's start) */
     const struct engine *engine;        /* rules->engine, NULL when none */
     struct engine_scratch *scratch;     /* rules->scratch[id] */
+    bool flowbits;                      /* the engine has flowbits: non-TCP flows need a slot */
     bool qsbr_online;
     bool midstream;
     struct stream_table *streams;
@@ -186,6 +187,7 @@ static inline void worker_take_rules(struct worker *w)
     w->rules = r;
     w->engine = r ? r->engine : NULL;
     w->scratch = r ? r->scratch[w->id] : NULL;
+    w->flowbits = r && engine_stats(r->engine)->flowbit_names > 0;
 }
 
 /* After a burst: this worker holds nothing of an older rule set. */
@@ -458,12 +460,16 @@ static void worker_match(struct worker *w, const struct packet *p,
         return;
     }
     m.ep.to_server = (side & 1) == f->initiator;
+    unsigned dir = m.ep.to_server ? FLOW_TOSERVER : FLOW_TOCLIENT;
     m.ep.established = flow_established(w, f);
-    m.ep.ip_only_done = f->pkts[m.ep.to_server ? FLOW_TOSERVER : FLOW_TOCLIENT] > 1;
+    m.ep.ip_only_done = f->pkts[dir] > 1;
     if (f->match_slot == 0 && m.ep.to_server && has_tcp_header(d) &&
         (d->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_ACK && handshake_seen(f))
         worker_start_stream(w, f, d);
-    uint32_t slot = d->payload_len ? worker_match_slot(w, f) : f->match_slot;
+    /* A slot holds TCP reassembly and flowbits: other flows take one only
+     * when the rules use flowbits. */
+    bool wants_slot = d->payload_len && (has_tcp_header(d) || w->flowbits);
+    uint32_t slot = wants_slot ? worker_match_slot(w, f) : f->match_slot;
     struct flow_bits *fb = slot ? stream_slot_extra(w->streams, slot) : &w->no_slot_bits;
     if (slot == 0 || fb->generation != w->rules->generation) {
         memset(&fb->bits, 0, sizeof(fb->bits));
@@ -476,7 +482,6 @@ static void worker_match(struct worker *w, const struct packet *p,
         worker_scan(&m);
         return;
     }
-    unsigned dir = m.ep.to_server ? FLOW_TOSERVER : FLOW_TOCLIENT;
     m.ep.stream = true;
     m.ep.dsize = d->payload_len;
     stream_segment(w->streams, slot, dir, d->tcp_seq, d->tcp_flags,

@@ -64,6 +64,11 @@ struct loaded_rules *rules_load_vars(struct rule_vars *vars, const char *const *
         return NULL;
     }
     print_engine(lr->engine, report, errors);
+    const struct engine_stats *st = engine_stats(lr->engine);
+    if (cache_dir != NULL && st->cache_hits + st->cache_stores < st->databases)
+        fprintf(errors, "mamori: rule cache %s: %u compiled databases could not be written "
+                "there (not writable?); the next start compiles them again\n", cache_dir,
+                st->databases - st->cache_hits - st->cache_stores);
     return lr;
 }
 

@@ -38,6 +38,8 @@
 #define TH_RST 0x04
 #define TH_PSH 0x08
 #define TH_ACK 0x10
+#define TH_ECE 0x40
+#define TH_CWR 0x80
 
 static bool verbose;
 
@@ -353,7 +355,19 @@ static void tcp_conn(struct batch *b, uint64_t ts, uint32_t cli, uint16_t cport,
 
 /* ---- the synthetic scenario ------------------------------------------------------------ */
 
-enum attack_kind { ATK_NONE, ATK_SYN, ATK_UDP, ATK_DNS_AMP, ATK_PORT_SCAN, ATK_SWEEP, ATK_BRUTE };
+enum attack_kind {
+    ATK_NONE, ATK_SYN, ATK_UDP, ATK_DNS_AMP, ATK_PORT_SCAN, ATK_SWEEP, ATK_BRUTE,
+    /* Floods of one packet class toward CLASS_VICTIM, over a background of
+     * the same class at the baseline rate (class_packet()). */
+    ATK_SYN_ECN, ATK_ACK, ATK_RST, ATK_SYNACK, ATK_ICMP, ATK_FRAG,
+    /* Global change points, and malformed packets. */
+    ATK_FLOW_SPIKE, ATK_VOLUME, ATK_DECODE,
+};
+
+static bool is_class_flood(enum attack_kind k)
+{
+    return k >= ATK_SYN_ECN && k <= ATK_FRAG;
+}
 
 /* Who is who in the synthetic network. */
 #define WEB_SERVER   ip4(10, 2, 0, 1)     /* SYN flood victim */
@@ -363,6 +377,8 @@ enum attack_kind { ATK_NONE, ATK_SYN, ATK_UDP, ATK_DNS_AMP, ATK_PORT_SCAN, ATK_S
 #define SCAN_TARGET  ip4(10, 2, 0, 9)
 #define SSH_SERVER   ip4(10, 2, 0, 22)
 #define ATTACKER     ip4(203, 0, 113, 66)
+#define CLASS_VICTIM ip4(10, 2, 0, 30)    /* flag, ICMP and fragment flood victim */
+#define CLASS_VICTIM_TEXT "10.2.0.30"
 
 struct scenario {
     enum attack_kind kind;
@@ -378,12 +394,54 @@ static uint32_t client_addr(unsigned i)
     return ip4(10, 1, 1 + (i / 250) % 200, 1 + i % 250);
 }
 
+/* One packet of a class flood toward CLASS_VICTIM from a random (spoofed)
+ * source: what the background carries at the baseline rate and the attack
+ * adds to it. */
+static void class_packet(struct batch *b, struct rng *r, enum attack_kind kind, uint64_t ts)
+{
+    uint32_t src = ip4(100, (unsigned)(rnd(r) % 250), (unsigned)(rnd(r) % 250),
+                       1 + (unsigned)(rnd(r) % 250));
+    uint16_t sport = (uint16_t)(1024 + rnd(r) % 60000);
+    struct decoded_packet d;
+
+    switch (kind) {
+    case ATK_SYN_ECN:
+        d = mk(src, sport, CLASS_VICTIM, 80, IPPROTO_TCP, TH_SYN | TH_ECE | TH_CWR);
+        break;
+    case ATK_ACK:
+        d = mk(src, sport, CLASS_VICTIM, 80, IPPROTO_TCP, TH_ACK);
+        break;
+    case ATK_RST:
+        d = mk(src, sport, CLASS_VICTIM, 80, IPPROTO_TCP, TH_RST);
+        break;
+    case ATK_SYNACK:
+        d = mk(src, 80, CLASS_VICTIM, sport, IPPROTO_TCP, TH_SYN | TH_ACK);
+        break;
+    case ATK_ICMP:
+        d = mk(src, sport, CLASS_VICTIM, 0, IPPROTO_ICMP, 8);
+        break;
+    case ATK_FRAG:
+        /* A later fragment of a UDP datagram: no ports, no flow. */
+        d = mk(src, 0, CLASS_VICTIM, 0, IPPROTO_UDP, 0);
+        d.flags = DECODED_IP | DECODED_FRAGMENT | DECODED_FRAG_LATER;
+        break;
+    default:
+        return;
+    }
+    put(b, ts, &d, kind == ATK_FRAG ? 590 : kind == ATK_ICMP ? 98 : 60);
+}
+
+/* The background's bits per second, roughly: 50 web connections of 2112
+ * bytes, 105 DNS exchanges of 280, 200 video datagrams of 1200, 10 pings
+ * of 196 (the volume spike's baseline). */
+#define BACKGROUND_BPS (8.0 * (50 * 2112 + 105 * 280 + 200 * 1200 + 10 * 196))
+
 /* One second of background. Rates follow s->baseline where it is the
  * quantity the attack is compared with. */
 static void background(struct batch *b, struct rng *r, const struct scenario *s, uint64_t t)
 {
     static unsigned port_seq;
-    double web = s->kind == ATK_SYN ? s->baseline : 50;
+    double web = s->kind == ATK_SYN || s->kind == ATK_FLOW_SPIKE ? s->baseline : 50;
     unsigned n = jitter(r, web);
     for (unsigned i = 0; i < n; i++) {
         uint64_t ts = t + (uint64_t)(rnd01(r) * SEC * 0.99);
@@ -422,6 +480,20 @@ static void background(struct batch *b, struct rng *r, const struct scenario *s,
         put(b, ts, &q, 98);
         put(b, ts + SEC / 1000, &a, 98);
     }
+    if (is_class_flood(s->kind)) {
+        n = jitter(r, s->baseline);
+        for (unsigned i = 0; i < n; i++)
+            class_packet(b, r, s->kind, t + (uint64_t)(rnd01(r) * SEC * 0.99));
+    }
+    /* Malformed frames: a few a second is normal on a busy link. */
+    if (s->kind == ATK_DECODE) {
+        n = jitter(r, s->baseline);
+        for (unsigned i = 0; i < n; i++) {
+            struct decoded_packet d = mk(0, 0, 0, 0, 0, 0);
+            d.flags = DECODED_INVALID;
+            put(b, t + (uint64_t)(rnd01(r) * SEC * 0.99), &d, 60);
+        }
+    }
     /* Brute-force background: an admin logs in over ssh now and then. */
     if (s->kind == ATK_BRUTE) {
         n = jitter(r, s->baseline);
@@ -441,6 +513,8 @@ static void attack(struct batch *b, struct rng *r, const struct scenario *s, uin
     bool alone = s->kind == ATK_PORT_SCAN || s->kind == ATK_SWEEP || s->kind == ATK_BRUTE;
     double extra = alone ? s->baseline * s->factor : s->baseline * (s->factor - 1);
     double span = (double)(to - from) / SEC;
+    if (s->kind == ATK_VOLUME)
+        extra /= 1400 * 8;          /* baseline in bits/s, the attack in 1400-byte datagrams */
     unsigned n = (unsigned)(extra * span + rnd01(r));
 
     for (unsigned i = 0; i < n; i++) {
@@ -484,7 +558,27 @@ static void attack(struct batch *b, struct rng *r, const struct scenario *s, uin
         case ATK_BRUTE:
             tcp_conn(b, ts, ATTACKER, (uint16_t)(30000 + seq++ % 30000), SSH_SERVER, 22, 3000);
             break;
+        case ATK_FLOW_SPIKE:
+            /* A worm's outbreak: one datagram each to random hosts. */
+            d = mk(client_addr((unsigned)(rnd(r) % 5000)), (uint16_t)(40000 + rnd(r) % 20000),
+                   ip4(10, 5, (unsigned)(rnd(r) % 250), 1 + (unsigned)(rnd(r) % 250)),
+                   (uint16_t)(1024 + rnd(r) % 30000), IPPROTO_UDP, 0);
+            put(b, ts, &d, 120);
+            break;
+        case ATK_VOLUME:
+            /* A backup started toward the sink: big datagrams, few senders. */
+            d = mk(ip4(10, 3, 0, 9), 6000, UDP_SINK, 6000, IPPROTO_UDP, 0);
+            put(b, ts, &d, 1400);
+            break;
+        case ATK_DECODE:
+            d = mk(0, 0, 0, 0, 0, 0);
+            d.flags = DECODED_INVALID;
+            put(b, ts, &d, 60);
+            break;
         case ATK_NONE:
+            break;
+        default:
+            class_packet(b, r, s->kind, ts);
             break;
         }
     }
@@ -513,6 +607,38 @@ static uint64_t run_scenario(struct harness *h, const struct scenario *s, uint64
     return start;
 }
 
+/* The default floors are far from the synthetic network's rates: put the
+ * floor of the detector under test just above its baseline, so that the
+ * learned baseline (z-score and ratio), not the floor, is what keeps 1.5x
+ * quiet and lets 10x through. */
+static void floor_above_baseline(struct anomaly_config *cfg, enum attack_kind kind, double baseline)
+{
+    struct anomaly_thresholds *th = NULL;
+    struct anomaly_rate_cfg *rate = NULL;
+
+    if (is_class_flood(kind))
+        CU_ASSERT_FATAL(anomaly_config_add_group(cfg, CLASS_VICTIM_TEXT "/32", "victim", &th) == 0);
+    switch (kind) {
+    case ATK_SYN_ECN: rate = &th->syn_ecn_flood; break;
+    case ATK_ACK:     rate = &th->ack_flood; break;
+    case ATK_RST:     rate = &th->rst_flood; break;
+    case ATK_SYNACK:  rate = &th->synack_reflection; break;
+    case ATK_ICMP:    rate = &th->icmp_flood; break;
+    case ATK_FRAG:    rate = &th->frag_flood; break;
+    case ATK_DECODE:  rate = &cfg->decode; break;
+    case ATK_FLOW_SPIKE:
+        cfg->flow_spike.new_flows = baseline * 1.25;
+        return;
+    case ATK_VOLUME:
+        cfg->volume_spike.bps = baseline * 1.25;
+        return;
+    default:
+        return;
+    }
+    rate->pps = baseline * 1.25;
+    rate->bps = 0;
+}
+
 struct expect {
     enum anomaly_detector det;
     const char *victim, *attacker;
@@ -531,6 +657,7 @@ static void synthetic(enum attack_kind kind, double baseline, struct expect x, d
         th->udp_flood.pps = baseline * 1.25;
         th->udp_flood.bps = 0;
     }
+    floor_above_baseline(&cfg, kind, baseline);
     struct scenario s = { kind, baseline, 1.5, 60, 30, 20 };
 
     /* 1.5x: nothing at all, not even from the background. */
@@ -596,6 +723,63 @@ static void test_synthetic_host_sweep(void)
 {
     synthetic(ATK_SWEEP, 2.5, (struct expect){ ANOMALY_HOST_SWEEP, NULL, "203.0.113.66" }, 10,
               2 * SEC);
+}
+
+/* 300 packets/s of each class toward the victim is its normal (a tenth of
+ * the lowest default floor, so no other detector is near its own). */
+static void test_synthetic_syn_ecn_flood(void)
+{
+    synthetic(ATK_SYN_ECN, 300, (struct expect){ ANOMALY_SYN_ECN_FLOOD, CLASS_VICTIM_TEXT, NULL },
+              10, 2 * SEC);
+}
+
+static void test_synthetic_ack_flood(void)
+{
+    synthetic(ATK_ACK, 300, (struct expect){ ANOMALY_ACK_FLOOD, CLASS_VICTIM_TEXT, NULL }, 10,
+              2 * SEC);
+}
+
+static void test_synthetic_rst_flood(void)
+{
+    synthetic(ATK_RST, 300, (struct expect){ ANOMALY_RST_FLOOD, CLASS_VICTIM_TEXT, NULL }, 10,
+              2 * SEC);
+}
+
+static void test_synthetic_synack_reflection(void)
+{
+    synthetic(ATK_SYNACK, 300,
+              (struct expect){ ANOMALY_SYNACK_REFLECTION, CLASS_VICTIM_TEXT, NULL }, 10, 2 * SEC);
+}
+
+static void test_synthetic_icmp_flood(void)
+{
+    synthetic(ATK_ICMP, 300, (struct expect){ ANOMALY_ICMP_FLOOD, CLASS_VICTIM_TEXT, NULL }, 10,
+              2 * SEC);
+}
+
+static void test_synthetic_frag_flood(void)
+{
+    synthetic(ATK_FRAG, 300, (struct expect){ ANOMALY_FRAG_FLOOD, CLASS_VICTIM_TEXT, NULL }, 10,
+              2 * SEC);
+}
+
+static void test_synthetic_flow_spike(void)
+{
+    /* 400 web connections a second (plus ~115 DNS and ping flows); the
+     * attack adds one-datagram flows to random hosts. */
+    synthetic(ATK_FLOW_SPIKE, 400, (struct expect){ ANOMALY_FLOW_SPIKE, NULL, NULL }, 10,
+              2 * SEC);
+}
+
+static void test_synthetic_volume_spike(void)
+{
+    synthetic(ATK_VOLUME, BACKGROUND_BPS, (struct expect){ ANOMALY_VOLUME_SPIKE, NULL, NULL },
+              10, 2 * SEC);
+}
+
+static void test_synthetic_decode_anomaly(void)
+{
+    synthetic(ATK_DECODE, 200, (struct expect){ ANOMALY_DECODE, NULL, NULL }, 10, 2 * SEC);
 }
 
 static void test_synthetic_brute_force(void)
@@ -1351,6 +1535,15 @@ int main(void)
         { "synthetic DNS amplification 10x / 1.5x", test_synthetic_dns_amplification },
         { "synthetic port scan 10x / 1.5x", test_synthetic_port_scan },
         { "synthetic host sweep 10x / 1.5x", test_synthetic_host_sweep },
+        { "synthetic SYN+ECE+CWR flood 10x / 1.5x", test_synthetic_syn_ecn_flood },
+        { "synthetic ACK flood 10x / 1.5x", test_synthetic_ack_flood },
+        { "synthetic RST flood 10x / 1.5x", test_synthetic_rst_flood },
+        { "synthetic SYN-ACK reflection 10x / 1.5x", test_synthetic_synack_reflection },
+        { "synthetic ICMP flood 10x / 1.5x", test_synthetic_icmp_flood },
+        { "synthetic fragment flood 10x / 1.5x", test_synthetic_frag_flood },
+        { "synthetic new-flow spike 10x / 1.5x", test_synthetic_flow_spike },
+        { "synthetic volume spike 10x / 1.5x", test_synthetic_volume_spike },
+        { "synthetic decode anomaly 10x / 1.5x", test_synthetic_decode_anomaly },
         { "synthetic brute force 10x / 1.5x", test_synthetic_brute_force },
         { "brute force: alert within 2 s of the 10th", test_brute_force_delay },
         { "capture: SYN flood", test_capture_syn_flood },

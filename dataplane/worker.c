@@ -22,11 +22,13 @@
  * burst's key building earlier. */
 #define PREFETCH_AHEAD 4
 
-/* A flow slot's flowbits, of the rule set generation that set them: ids
- * mean nothing to another engine, so a reload starts them over. */
+/* A flow slot's flowbits and stream carries (per direction), of the rule
+ * set generation that made them: ids mean nothing to another engine, so a
+ * reload starts them over. */
 struct flow_bits {
     uint32_t generation;
     struct engine_flowbits bits;
+    struct engine_carry carry[2];
 };
 
 struct worker {
@@ -473,6 +475,7 @@ static void worker_match(struct worker *w, const struct packet *p,
     struct flow_bits *fb = slot ? stream_slot_extra(w->streams, slot) : &w->no_slot_bits;
     if (slot == 0 || fb->generation != w->rules->generation) {
         memset(&fb->bits, 0, sizeof(fb->bits));
+        memset(fb->carry, 0, sizeof(fb->carry));
         fb->generation = w->rules->generation;
     }
     m.ep.flowbits = &fb->bits;
@@ -484,6 +487,7 @@ static void worker_match(struct worker *w, const struct packet *p,
     }
     m.ep.stream = true;
     m.ep.dsize = d->payload_len;
+    m.ep.carry = &fb->carry[dir];
     stream_segment(w->streams, slot, dir, d->tcp_seq, d->tcp_flags,
                    p->data + d->payload_offset, d->payload_len, worker_scan_stream, &m);
     if (!m.scanned) {

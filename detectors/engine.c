@@ -16,7 +16,8 @@ struct engine_scratch *engine_scratch_alloc(const struct engine *e)
     struct engine_scratch *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return NULL;
-    s->cap_cand = 6 * e->n_rules + 1;   /* two databases twice (stream), two indexes, v6 list */
+    /* two databases twice (stream), two indexes, the v6 list, a stream's carry */
+    s->cap_cand = 6 * e->n_rules + 1 + ENGINE_CARRY_MAX;
     s->cand = malloc(s->cap_cand * sizeof(uint32_t));
     s->md = pcre2_match_data_create(1, NULL);
     s->jit = pcre2_jit_stack_create(32 * 1024, ENGINE_JIT_STACK_MAX, NULL);
@@ -121,26 +122,87 @@ static void scan_databases(const struct egroup *g, struct engine_scratch *s,
                 on_hs, s);
 }
 
+/* Is a carried rule's pattern still in a buffer that starts at stream byte
+ * `start`? Ends are kept as 32 bits: a window is far shorter than 2^31. */
+static bool carry_live(uint32_t end, uint64_t start)
+{
+    return (int32_t)(end - (uint32_t)start) > 0;
+}
+
+/* Is the rule carried already? Then it was found again: it lives longer. */
+static bool carry_touch(struct engine_carry *c, uint32_t rule, uint32_t end)
+{
+    for (uint32_t i = 0; i < c->n; i++)
+        if (c->rule[i] == rule) {
+            c->end[i] = end;
+            return true;
+        }
+    return false;
+}
+
+/* After the scans of a stream packet: forget the carried rules whose
+ * pattern has left the buffer, offer the others as candidates, and add the
+ * rules found in this packet's scans (s->cand[hits, n_cand)). */
+static void carry_update(struct engine_carry *c, struct engine_scratch *s,
+                         const struct engine_packet *p, uint32_t hits)
+{
+    uint32_t base = p->stream_base, n_hits = s->n_cand;
+    uint64_t start = c->complete ? c->delivered - base : 0;   /* stream byte of payload[0] */
+    uint32_t after = (uint32_t)(start + p->payload_len), n = 0;
+
+    for (uint32_t i = 0; c->complete && i < c->n; i++)
+        if (carry_live(c->end[i], start)) {
+            c->rule[n] = c->rule[i];
+            c->end[n++] = c->end[i];
+            push(s, &c->rule[i], 1);
+        }
+    c->n = (uint8_t)n;
+    c->complete = n_hits < s->cap_cand;     /* else hits were lost: rescan next time */
+    c->delivered = start + p->payload_len;
+    for (uint32_t i = hits; i < n_hits; i++) {
+        if (carry_touch(c, s->cand[i], after))
+            continue;
+        if (c->n == ENGINE_CARRY_MAX) {
+            c->n = 0;
+            c->complete = false;
+            return;
+        }
+        c->rule[c->n] = s->cand[i];
+        c->end[c->n++] = after;
+    }
+}
+
 /* Candidates: the rules whose fast pattern occurs, plus address-indexed
  * ones. In a stream the new bytes are scanned on their own, so that
  * offset/depth pruning in the databases counts from where the packet's data
- * starts, as the verifier does; then the window and the first bytes of the
- * new data once more, which finds fast patterns in the window or across
- * the boundary: their rule may complete only now. */
+ * starts, as the verifier does. Then what precedes them: fast patterns that
+ * cross the boundary, and those wholly in the window, whose rule may
+ * complete only now. The flow's carry names the latter, so only the
+ * boundary is scanned again; without a complete carry, the whole window. */
+static void payload_candidates(const struct engine *e, const struct egroup *g,
+                               struct engine_scratch *s, const struct engine_packet *p)
+{
+    uint32_t base = p->stream ? p->stream_base : 0, hits = s->n_cand;
+    scan_databases(g, s, p, p->payload + base, p->payload_len - base);
+    if (base > 0 && e->max_fp_len > 0) {
+        uint32_t tail = e->max_fp_len - 1, from = 0;
+        uint32_t to = (uint64_t)base + tail < p->payload_len ? base + tail : p->payload_len;
+        if (p->carry != NULL && p->carry->complete && base > tail)
+            from = base - tail;
+        if (to > from)
+            scan_databases(g, s, p, p->payload + from, to - from);
+    }
+    if (p->stream && p->carry != NULL)
+        carry_update(p->carry, s, p, hits);
+}
+
 static void prefilter(const struct engine *e, const struct egroup *g, struct engine_scratch *s,
                       const struct engine_packet *p)
 {
     s->n_cand = 0;
     address_candidates(g, s, p);
-    if (p->payload != NULL && p->payload_len > 0) {
-        uint32_t base = p->stream ? p->stream_base : 0;
-        scan_databases(g, s, p, p->payload + base, p->payload_len - base);
-        if (base > 0 && e->max_fp_len > 0) {
-            uint64_t reach = (uint64_t)base + e->max_fp_len - 1;
-            scan_databases(g, s, p, p->payload,
-                           reach < p->payload_len ? (uint32_t)reach : p->payload_len);
-        }
-    }
+    if (p->payload != NULL && p->payload_len > 0)
+        payload_candidates(e, g, s, p);
     sort_u32(s->cand, s->n_cand);
 }
 

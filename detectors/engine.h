@@ -47,6 +47,25 @@ struct engine_flowbits {
     uint64_t w[ENGINE_FLOWBITS_MAX / 64];
 };
 
+/* What stream inspection remembers of one flow direction: the rules whose
+ * fast pattern was found in bytes that may still be in the window. A rule
+ * whose fast pattern lies wholly in the window can still complete with the
+ * new bytes (content "A"; content "B"; distance:0, with A before the
+ * segment boundary and B after it); with a carry, those rules are taken
+ * from here and only the boundary is scanned again, instead of the whole
+ * window. Zero it when the flow direction starts, and whenever its rules
+ * change (the ids are the engine's). */
+#define ENGINE_CARRY_MAX 6
+struct engine_carry {
+    uint64_t delivered;          /* stream bytes scanned so far (a count, not a seq) */
+    uint32_t rule[ENGINE_CARRY_MAX];
+    uint32_t end[ENGINE_CARRY_MAX];  /* low 32 bits of `delivered` after the scan that
+                                        found the rule: its pattern ends before that */
+    uint8_t n;
+    bool complete;               /* every rule found in the window is here; false (more
+                                    than fit, or zeroed mid-stream): rescan the window */
+};
+
 /* What the engine needs to know of one packet. */
 struct engine_packet {
     uint8_t ip_version;          /* 4 or 6 */
@@ -70,6 +89,8 @@ struct engine_packet {
     bool stream;
     uint32_t stream_base;
     uint32_t dsize;              /* read only when stream */
+    struct engine_carry *carry;  /* stream only: the direction's carry; NULL: the whole
+                                    window is scanned again for every packet */
     bool to_server;              /* the flow's direction of this packet */
     bool established;            /* the flow has completed its handshake */
     struct engine_flowbits *flowbits;  /* the flow's bits; NULL = no flow (flow:to_server,

@@ -956,6 +956,86 @@ static void test_stream_window(void)
     fx_free(&f);
 }
 
+/* A flow direction fed segment by segment as dataplane/stream.c delivers
+ * it: [window | new], the window the last 512 bytes before. */
+struct stream_feed {
+    char buf[4096];
+    uint32_t window;
+    struct engine_carry carry;
+    bool use_carry;
+};
+
+static struct hits stream_next(struct fx *f, struct stream_feed *sf, const char *new_bytes)
+{
+    uint32_t nl = (uint32_t)strlen(new_bytes);
+    memcpy(sf->buf + sf->window, new_bytes, nl);
+    struct engine_packet p = tcp_str(f, "");
+    p.payload = (const uint8_t *)sf->buf, p.payload_len = sf->window + nl;
+    p.stream = true, p.stream_base = sf->window, p.dsize = nl;
+    p.carry = sf->use_carry ? &sf->carry : NULL;
+    struct hits h = scan(f, &p);
+    uint32_t keep = p.payload_len < 512 ? p.payload_len : 512;
+    memmove(sf->buf, sf->buf + p.payload_len - keep, keep);
+    sf->window = keep;
+    return h;
+}
+
+/* The carry: rules whose fast pattern lies wholly in the window (found by
+ * an earlier packet) still complete with the new bytes, though only the
+ * boundary is scanned again; the same alerts as rescanning the window,
+ * also when more rules wait than a carry holds, and after it was zeroed
+ * mid-stream (a rule reload). */
+static void test_stream_carry(void)
+{
+    struct fx f;
+    char rules[4096] = "";
+    for (unsigned i = 0; i < ENGINE_CARRY_MAX + 3; i++)
+        snprintf(rules + strlen(rules), sizeof(rules) - strlen(rules),
+                 "alert tcp any any -> any any (content:\"key%02u=\"; content:\"end\"; "
+                 "distance:0; sid:%u;)\n", i, 100 + i);
+    strcat(rules, "alert tcp any any -> any any (content:\"USERNAME\"; fast_pattern; "
+                  "content:\"pass\"; distance:1; sid:2;)\n");
+    fx_build(&f, "t.rules", rules);
+
+    for (int use = 0; use < 2; use++) {
+        struct stream_feed sf = { .use_carry = use };
+        struct hits h = stream_next(&f, &sf, "USERNAME admin");
+        CU_ASSERT_EQUAL(h.n, 0);
+        h = stream_next(&f, &sf, "0123456789");
+        CU_ASSERT_EQUAL(h.n, 0);
+        h = stream_next(&f, &sf, " pass");
+        CU_ASSERT_TRUE(has(&h, 2));
+        /* 600 bytes later USERNAME has left the window. */
+        for (int i = 0; i < 6; i++)
+            stream_next(&f, &sf, "...................................................."
+                                 "................................................");
+        h = stream_next(&f, &sf, " pass");
+        CU_ASSERT_FALSE(has(&h, 2));
+
+        /* Two waiting rules fit in the carry; nine do not: the window is
+         * scanned again, and all of them complete. */
+        h = stream_next(&f, &sf, "key00= key01= ");
+        CU_ASSERT_EQUAL(h.n, 0);
+        h = stream_next(&f, &sf, "end");
+        CU_ASSERT_TRUE(has(&h, 100) && has(&h, 101) && !has(&h, 102));
+        char many[256] = "";
+        for (unsigned i = 0; i < ENGINE_CARRY_MAX + 3; i++)
+            snprintf(many + strlen(many), sizeof(many) - strlen(many), "key%02u= ", i);
+        stream_next(&f, &sf, many);
+        stream_next(&f, &sf, "x");
+        h = stream_next(&f, &sf, "end");
+        for (unsigned i = 0; i < ENGINE_CARRY_MAX + 3; i++)
+            CU_ASSERT_TRUE(has(&h, 100 + i));
+
+        /* Zeroed mid-stream: the window is scanned again. */
+        stream_next(&f, &sf, "USERNAME bob ");
+        memset(&sf.carry, 0, sizeof(sf.carry));
+        h = stream_next(&f, &sf, "pass");
+        CU_ASSERT_TRUE(has(&h, 2));
+    }
+    fx_free(&f);
+}
+
 /* A second build from the on-disk cache reads every database instead of
  * compiling, and matches the same. */
 static void test_database_cache(void)
@@ -1015,6 +1095,7 @@ int main(void)
         { "pcre and backtracking limits", test_limits },
         { "noalert, IPv6 header", test_noalert_and_v6_header },
         { "stream window", test_stream_window },
+        { "stream carry", test_stream_carry },
         { "database cache", test_database_cache },
         { "ET Open build", test_et_open },
         CU_TEST_INFO_NULL,

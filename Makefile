@@ -9,7 +9,7 @@ DEMO_DIR   ?= $(BUILD)/demo
 DEMO_PCAP  := tests/data/sample.pcap
 DEMO_RULES := tests/data/demo.rules
 
-.PHONY: all deps build build-asan hugepages demo test test-fast bench clean
+.PHONY: all deps build build-asan hugepages demo test test-fast bench clean fuzz
 
 all: build
 
@@ -47,9 +47,19 @@ test: build build-asan hugepages
 	$(SANITIZER_ENV) meson test -C $(ASAN_BUILD) --print-errorlogs --num-processes 2 \
 		--timeout-multiplier 4 --suite unit --suite robustness
 
+# The perf suite (perf/README.md): results into perf/results/, the table
+# into perf/README.md. BENCH_OPTS=--quick for a few seconds' run.
+bench: build hugepages
+	scripts/bench --build $(BUILD) --update-readme $(BENCH_OPTS)
+
 # The release build's tests only, for quick iterations.
 test-fast: build hugepages
 	meson test -C $(BUILD) --print-errorlogs
+
+# libFuzzer harnesses (clang, ASan+UBSan, in build-fuzz), each run for
+# FUZZ_SECONDS (60); crash inputs go to tests/fuzz/regress/ (scripts/fuzz).
+fuzz: deps
+	scripts/fuzz
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

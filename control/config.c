@@ -214,6 +214,8 @@ static const struct key dpdk_keys[] = {
       .help = "what follows --dpdk --: the EAL's arguments" },
     { .name = "fallback", .type = K_CHOICE, OPT(fallback_afxdp), .choices = fallbacks,
       .help = "--fallback afxdp: capture af-xdp.interfaces if DPDK cannot start" },
+    { .name = "mbufs", .type = K_UINT, OPT(mbufs), .lo = 0, .hi = 1u << 24,
+      .help = "--mbufs: RX mempool buffers (0: sized from the ports and workers)" },
     END,
 };
 static const struct key afxdp_keys[] = {
@@ -1277,14 +1279,18 @@ static int config_dir(struct conf *c, const char *path)
     return 0;
 }
 
-static int load_document(struct conf *c, FILE *f)
+/* Parse the YAML document from f, or from buf[0..len) when f is NULL. */
+static int load_document(struct conf *c, FILE *f, const char *buf, size_t len)
 {
     yaml_parser_t parser;
     int rc = 0;
 
     if (!yaml_parser_initialize(&parser))
         return out_of_memory(c);
-    yaml_parser_set_input_file(&parser, f);
+    if (f != NULL)
+        yaml_parser_set_input_file(&parser, f);
+    else
+        yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
     if (!yaml_parser_load(&parser, &c->doc)) {
         snprintf(c->err, c->errlen, "%s:%zu: YAML: %s%s%s", c->file,
                  parser.problem_mark.line + 1, parser.problem ? parser.problem : "syntax error",
@@ -1292,6 +1298,23 @@ static int load_document(struct conf *c, FILE *f)
         rc = -1;
     }
     yaml_parser_delete(&parser);
+    return rc;
+}
+
+/* Apply the loaded document to c->o (every key, then the variables'
+ * checks) and free it. */
+static int apply_document(struct conf *c)
+{
+    int rc = 0;
+    yaml_node_t *root = yaml_document_get_root_node(&c->doc);
+
+    if (root != NULL)
+        rc = apply(c, root_keys, root, c->o, 0) < 0 || apply(c, root_keys, root, c->o, 1) < 0
+             ? -1 : 0;
+    if (rc == 0)
+        rc = check_vars(c);
+    free(c->var_lines);
+    yaml_document_delete(&c->doc);
     return rc;
 }
 
@@ -1307,19 +1330,20 @@ int config_load(struct mamori_options *o, const char *path, char *err, size_t er
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
-    rc = load_document(&c, f);
+    rc = load_document(&c, f, NULL, 0);
     fclose(f);
-    if (rc < 0)
+    return rc < 0 ? -1 : apply_document(&c);
+}
+
+int config_load_buffer(struct mamori_options *o, const char *name, const char *dir,
+                       const char *buf, size_t len, char *err, size_t errlen)
+{
+    struct conf c = { .file = name, .o = o, .err = err, .errlen = errlen };
+
+    snprintf(c.dir, sizeof(c.dir), "%s", dir);
+    if (load_document(&c, NULL, buf, len) < 0)
         return -1;
-    yaml_node_t *root = yaml_document_get_root_node(&c.doc);
-    if (root != NULL)
-        rc = apply(&c, root_keys, root, o, 0) < 0 || apply(&c, root_keys, root, o, 1) < 0
-             ? -1 : 0;
-    if (rc == 0)
-        rc = check_vars(&c);
-    free(c.var_lines);
-    yaml_document_delete(&c.doc);
-    return rc;
+    return apply_document(&c);
 }
 
 struct rule_vars *config_rule_vars(const struct mamori_options *o, char *err, size_t errlen)

@@ -36,6 +36,11 @@ void config_defaults(struct mamori_options *o);
  * in err (o is then partly filled; options_free() still releases it). */
 int config_load(struct mamori_options *o, const char *path, char *err, size_t errlen);
 
+/* config_load() of the YAML text buf[0..len): name stands for the file in
+ * messages, dir (absolute) is where relative paths in it resolve from. */
+int config_load_buffer(struct mamori_options *o, const char *name, const char *dir,
+                       const char *buf, size_t len, char *err, size_t errlen);
+
 /* The effective configuration as YAML that config_load() reads back to the
  * same configuration: every key, with a comment saying what it is. */
 void config_dump(const struct mamori_options *o, FILE *out);

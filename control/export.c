@@ -136,8 +136,18 @@ void export_destroy(struct export *ex)
 {
     if (ex == NULL)
         return;
-    for (unsigned i = 0; i < ex->n; i++)
-        ex->sinks[i]->ops->destroy(ex->sinks[i]);
+    for (unsigned i = 0; i < ex->n; i++) {
+        struct export_sink *s = ex->sinks[i];
+        struct export_counters c = { 0 };
+        /* What a sink still holds now is lost (and counted as dropped):
+         * said here, after the summary that showed it as buffered. */
+        s->ops->flush(s);
+        s->ops->counters(s, &c);
+        if (c.buffered > 0)
+            fprintf(stderr, "mamori: %s sink: %llu events undelivered at exit, dropped\n",
+                    s->name, (unsigned long long)c.buffered);
+        s->ops->destroy(s);
+    }
     free(ex->sinks);
     free(ex);
 }

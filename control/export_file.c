@@ -3,8 +3,10 @@
  * Lines are appended with writev() from the sink's queue. A failed write
  * (disk full, I/O error) is counted and never fatal: the lines stay queued
  * and the write is retried with backoff, while new lines fill the bounded
- * queue and, beyond it, are dropped and counted. reopen() starts a new file
- * at the same path after logrotate has moved the old one away. */
+ * queue and, beyond it, are dropped and counted. stderr says when writes
+ * start failing (once, with the cause) and when they succeed again.
+ * reopen() starts a new file at the same path after logrotate has moved
+ * the old one away. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -25,7 +27,33 @@ struct file_sink {
     struct export_queue q;
     struct export_backoff retry; /* after a failed write or open */
     uint64_t written, errors;
+    bool failing;                /* the last write or open failed (said on stderr) */
+    uint64_t dropped_before;     /* q.dropped when writes started failing */
 };
+
+/* Say once per outage that the file cannot be written, and why: an
+ * operator whose disk is full learns it before the events are gone. */
+static void file_failed(struct file_sink *f, const char *cause, uint64_t now)
+{
+    f->errors++;
+    export_backoff_failed(&f->retry, now);
+    if (f->failing)
+        return;
+    f->failing = true;
+    f->dropped_before = f->q.dropped;
+    fprintf(stderr, "mamori: %s: cannot write: %s; events are held (at most %zu lines) "
+            "and the write retried, beyond that they are dropped and counted in "
+            "export.file.dropped\n", f->path, cause, f->q.cap);
+}
+
+static void file_recovered(struct file_sink *f)
+{
+    if (!f->failing)
+        return;
+    f->failing = false;
+    fprintf(stderr, "mamori: %s: writing again; %llu events were dropped meanwhile\n", f->path,
+            (unsigned long long)(f->q.dropped - f->dropped_before));
+}
 
 static int file_open_fd(struct file_sink *f, char *err, size_t errlen)
 {
@@ -49,8 +77,7 @@ static void file_flush(struct export_sink *s)
     if (!export_backoff_due(&f->retry, now))
         return;
     if (f->fd < 0 && file_open_fd(f, err, sizeof(err)) < 0) {
-        f->errors++;
-        export_backoff_failed(&f->retry, now);
+        file_failed(f, strerror(errno), now);
         return;
     }
     while (f->q.count > 0) {
@@ -58,13 +85,13 @@ static void file_flush(struct export_sink *s)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            f->errors++;
-            export_backoff_failed(&f->retry, now);
+            file_failed(f, strerror(errno), now);
             return;
         }
         f->written += (uint64_t)n;
     }
     export_backoff_reset(&f->retry);
+    file_recovered(f);
 }
 
 static int file_write(struct export_sink *s, const struct export_line *line)

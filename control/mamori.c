@@ -16,11 +16,16 @@
 #include "metrics.h"
 #include "mamori_version.h"
 #include "options.h"
+#include "privilege.h"
 #include "rule_check.h"
 #include "sensor.h"
 #include "stats.h"
 
 #define ERRLEN 512
+/* Exit status when a capture file broke partway (truncated, a corrupt
+ * record): the packets before the damage were analysed and logged, but the
+ * results do not cover the whole file. 1 is a failed start, 2 bad options. */
+#define EXIT_INPUT_DAMAGED 3
 #define THRESHOLD_TABLE_ENTRIES (1u << 16)   /* tracked (rule, address) pairs */
 
 static unsigned default_workers(void)
@@ -70,6 +75,9 @@ static int open_control(const struct mamori_options *o, struct sensor *s, char *
         fprintf(stderr, "mamori: no control socket: %s\n", err);
         return 0;
     }
+    /* Whoever can write to the socket controls the sensor. */
+    if (privilege_check_socket(path, err, errlen) < 0)
+        return -1;
     s->ctl_cmds = ctl_commands_create(s->ctl, s, err, errlen);
     if (s->ctl_cmds == NULL)
         return -1;
@@ -228,6 +236,14 @@ static void print_summary(const struct sensor *s)
             (unsigned long long)s->flows_logged,
             (unsigned long long)stats_get(stats, "flow.evicted"),
             (unsigned long long)stats_get(stats, "flow.unattributed"));
+    /* DPDK: packets the ports could not hand over (capture_dpdk.h) */
+    unsigned long long missed = stats_get(stats, "capture.imissed");
+    unsigned long long nombuf = stats_get(stats, "capture.rx_nombuf");
+    unsigned long long ierrors = stats_get(stats, "capture.ierrors");
+    if (missed + nombuf + ierrors > 0)
+        fprintf(stderr, "mamori: capture lost %llu packets: %llu missed by the ports (workers "
+                "too slow), %llu without an mbuf (pool exhausted), %llu errors\n",
+                missed + nombuf + ierrors, missed, nombuf, ierrors);
     print_export_summary(stats);
     json_decref(stats);
 }
@@ -289,7 +305,7 @@ static struct capture *open_capture(const struct mamori_options *o, struct senso
     if (o->mode == MODE_AFXDP)
         return open_afxdp(o, s, err, errlen);
     if (o->mode == MODE_DPDK) {
-        int lcores = capture_dpdk_init(o->eal_argc, o->eal_argv, err, errlen);
+        int lcores = capture_dpdk_init(o->eal_argc, o->eal_argv, o->mbufs, err, errlen);
         if (lcores < 0)
             return o->fallback_afxdp ? fall_back_to_afxdp(o, s, err, errlen) : NULL;
         if (n == 0)
@@ -305,7 +321,7 @@ static struct capture *open_capture(const struct mamori_options *o, struct senso
     if (create_workers(s, n, o, err, errlen) < 0)
         return NULL;
     if (o->mode == MODE_DPDK) {
-        struct capture *c = capture_dpdk_open(s->workers, n, err, errlen);
+        struct capture *c = capture_dpdk_open(s->workers, n, o->mbufs, err, errlen);
         return c == NULL && o->fallback_afxdp ? fall_back_to_afxdp(o, s, err, errlen) : c;
     }
     return capture_pcap_open(o->pcap_files, o->n_pcap_files, s->workers, n, err, errlen);
@@ -329,6 +345,33 @@ static int open_exporters(const struct mamori_options *o, struct sensor *s, cons
     return 0;
 }
 /* end exporters */
+
+/* Everything that needs privilege is open: keep only what the capture
+ * still uses until exit (privilege.h says what and why). */
+static int drop_privileges(const struct sensor *s, char *err, size_t errlen)
+{
+    char kept[128];
+
+    if (privilege_drop(privilege_needed(s->capture->ops->name), kept, sizeof(kept),
+                       err, errlen) < 0)
+        return -1;
+    fprintf(stderr, "mamori: capabilities kept: %s\n", kept);
+    return 0;
+}
+
+/* Whether a capture file broke partway (capture_pcap.c counts them). */
+static bool capture_damaged(const struct sensor *s)
+{
+    json_t *stats = sensor_stats(s);
+    uint64_t damaged = stats_get(stats, "capture.file_errors");
+
+    json_decref(stats);
+    if (damaged > 0)
+        fprintf(stderr, "mamori: %llu capture file%s damaged (see above): results cover the "
+                "packets before the damage; exit status %d\n", (unsigned long long)damaged,
+                damaged == 1 ? "" : "s", EXIT_INPUT_DAMAGED);
+    return damaged > 0;
+}
 
 static void teardown(struct sensor *s, const struct mamori_options *o)
 {
@@ -392,7 +435,8 @@ int main(int argc, char **argv)
         make_log_dir(o.log_dir, err, sizeof(err)) < 0 ||
         open_exporters(&o, &s, path, err, sizeof(err)) < 0 ||
         (s.capture = open_capture(&o, &s, err, sizeof(err))) == NULL ||
-        open_control(&o, &s, err, sizeof(err)) < 0) {
+        open_control(&o, &s, err, sizeof(err)) < 0 ||
+        drop_privileges(&s, err, sizeof(err)) < 0) {
         fprintf(stderr, "mamori: %s\n", err);
         goto out;
     }
@@ -405,7 +449,7 @@ int main(int argc, char **argv)
     }
     eve_drain(s.eve, EXPORT_DRAIN_MS);            /* exporters: deliver what is held */
     print_summary(&s);
-    status = 0;
+    status = capture_damaged(&s) ? EXIT_INPUT_DAMAGED : 0;
 out:
     teardown(&s, &o);
     options_free(&o);

@@ -35,6 +35,7 @@ enum long_only {
     OPT_BIND_MODE,
     OPT_XSK_FRAMES,
     OPT_FALLBACK,
+    OPT_MBUFS,
     OPT_CONTROL_SOCKET,
     OPT_SYSLOG,                  /* exporters */
     OPT_UNIX_SOCKET,
@@ -52,6 +53,7 @@ static const struct option long_options[] = {
     { "bind-mode",      required_argument, NULL, OPT_BIND_MODE },
     { "xsk-frames",     required_argument, NULL, OPT_XSK_FRAMES },
     { "fallback",       required_argument, NULL, OPT_FALLBACK },
+    { "mbufs",          required_argument, NULL, OPT_MBUFS },
     { "workers",        required_argument, NULL, 'w' },
     { "log-dir",        required_argument, NULL, 'l' },
     { "stats-interval", required_argument, NULL, OPT_STATS_INTERVAL },
@@ -113,6 +115,11 @@ void options_usage(FILE *out)
 "                          (default %u); the fill and RX rings hold N/2 each\n"
 "      --fallback afxdp    with --dpdk: when the EAL or a port cannot start, say\n"
 "                          why and capture the -i interfaces with AF_XDP\n"
+"      --mbufs N           with --dpdk: buffers of the RX mempool, 16 or more\n"
+"                          (default: every RX ring's descriptors plus caches,\n"
+"                          at least 8191). Too few and receives fail, counted\n"
+"                          in capture.rx_nombuf; without enough hugepages the\n"
+"                          start says how many are needed\n"
 "\n"
 "Rules:\n"
 "  -S, --rules FILE        a Suricata/Snort rule file (repeatable); matches are\n"
@@ -520,6 +527,11 @@ int options_parse(struct mamori_options *o, int argc, char **argv, char *err, si
             }
             o->fallback_afxdp = true;
             g.fallback = true;
+            break;
+        case OPT_MBUFS:
+            if (parse_uint("--mbufs", optarg, 16, 1u << 24, &v, err, errlen) < 0)
+                return -1;
+            o->mbufs = (unsigned)v;
             break;
         case 'w':
             if (parse_uint("-w", optarg, 1, 1024, &v, err, errlen) < 0)

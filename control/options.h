@@ -80,6 +80,8 @@ struct mamori_options {
     unsigned n_iface_args;
     struct afxdp_config afxdp;   /* ifaces, --queues, --xdp-mode, --bind-mode, --xsk-frames */
     bool fallback_afxdp;         /* --dpdk --fallback afxdp: AF_XDP on -i if DPDK fails */
+    unsigned mbufs;              /* --mbufs: the DPDK RX pool's buffers; 0 = sized from
+                                  * the ports and workers */
     unsigned workers;            /* -w; 0 = one per core beside the main one */
     const char *log_dir;         /* -l */
     unsigned stats_interval;     /* seconds, 0 = only at exit */

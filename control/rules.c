@@ -18,8 +18,15 @@ static void print_engine(const struct engine *e, FILE *report, FILE *errors)
             st->rules_compiled, st->rules_dropped, st->databases, st->patterns,
             st->db_bytes, st->pcres, st->pcres_jit, st->compile_ms, st->cache_hits,
             st->cache_stores);
-    for (uint32_t i = 0; i < st->n_errors; i++)
+    /* As the parser's failures: the first ERRORS_SHOWN, then a count, so a
+     * file of thousands of bad rules does not bury the summary. */
+    uint32_t total = st->rules_dropped + st->hs_fallback;
+    uint32_t shown = st->n_errors < ERRORS_SHOWN ? st->n_errors : ERRORS_SHOWN;
+    for (uint32_t i = 0; i < shown; i++)
         fprintf(errors, "%s\n", engine_error(e, i));
+    if (total > shown)
+        fprintf(errors, "... and %u more rules the engine dropped or checks on every packet\n",
+                total - shown);
 }
 
 struct loaded_rules *rules_load(const char *const *files, unsigned n_files,

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -21,6 +22,7 @@
 
 #define RX_DESCRIPTORS 1024
 #define MEMPOOL_CACHE 256
+#define MIN_MBUFS 8191
 
 /* The symmetric RSS key: 0x6D5A repeated hashes (a, b) and (b, a) alike,
  * so both directions of a flow land on one queue (Woo and Park, 2012). */
@@ -56,12 +58,140 @@ struct dpdk_capture {
     uint64_t wall_base_ns;         /* packets without a driver timestamp */
 };
 
-int capture_dpdk_init(int argc, char **argv, char *err, size_t errlen)
+/* ---- memory: what a capture needs, and advice when it is not there ---- */
+
+/* DPDK memory the EAL and the ports take beside the mbuf pool: the smallest
+ * --no-huge -m that starts one net_pcap port, less its pool, was 14.6 MB. */
+#define EAL_OVERHEAD_MB 16
+#define HUGEPAGE_MB 2
+#define HUGEPAGES_FREE "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"
+
+unsigned capture_dpdk_default_mbufs(unsigned n_ports, unsigned n_workers)
+{
+    /* Enough to fill every RX ring, plus each lcore's cache and a burst in
+     * flight per worker. */
+    unsigned n = n_ports * n_workers * (RX_DESCRIPTORS + WORKER_BURST) +
+                 (n_workers + 1) * MEMPOOL_CACHE + 1024;
+    return n < MIN_MBUFS ? MIN_MBUFS : n;
+}
+
+/* MB of DPDK memory for a pool of n mbufs and what the EAL takes itself. */
+static unsigned memory_needed_mb(unsigned n)
+{
+    struct rte_mempool_objsz sz;
+    uint64_t obj = rte_mempool_calc_obj_size(sizeof(struct rte_mbuf) + RTE_MBUF_DEFAULT_BUF_SIZE,
+                                             0, &sz);
+    return (unsigned)(((uint64_t)n * obj + (1u << 20) - 1) >> 20) + EAL_OVERHEAD_MB;
+}
+
+static unsigned free_hugepages(void)
+{
+    FILE *f = fopen(HUGEPAGES_FREE, "r");
+    unsigned n = 0;
+
+    if (f != NULL) {
+        if (fscanf(f, "%u", &n) != 1)
+            n = 0;
+        fclose(f);
+    }
+    return n;
+}
+
+/* CPUs in an EAL core list "0-3,6". */
+static unsigned count_cores(const char *list)
+{
+    unsigned n = 0;
+
+    while (*list != '\0') {
+        char *end;
+        unsigned long a = strtoul(list, &end, 10), b = a;
+        if (end == list)
+            break;
+        if (*end == '-')
+            b = strtoul(end + 1, &end, 10);
+        n += b >= a ? (unsigned)(b - a + 1) : 1;
+        list = *end == ',' ? end + 1 : end;
+        if (*end != ',')
+            break;
+    }
+    return n;
+}
+
+/* The value of EAL option name in argv ("-m 512" or "-m512"), or NULL. */
+static const char *eal_arg(int argc, char **argv, const char *name)
+{
+    size_t len = strlen(name);
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], name) == 0)
+            return i + 1 < argc ? argv[i + 1] : "";
+        if (strncmp(argv[i], name, len) == 0 && name[1] != '-' && argv[i][len] != '\0')
+            return argv[i] + len;
+        if (strncmp(argv[i], name, len) == 0 && argv[i][len] == '=')
+            return argv[i] + len + 1;
+    }
+    return NULL;
+}
+
+/* What the EAL arguments ask for, before the EAL can say: workers (the
+ * cores of -l less the main one, else every CPU but one) and ports (the
+ * --vdev and -a arguments, at least one). */
+static void eal_shape(int argc, char **argv, unsigned *ports, unsigned *workers)
+{
+    const char *cores = eal_arg(argc, argv, "-l");
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned n = cores ? count_cores(cores) : (unsigned)(cpus > 0 ? cpus : 2);
+
+    *workers = n > 1 ? n - 1 : 1;
+    *ports = 0;
+    for (int i = 1; i < argc; i++)
+        *ports += strncmp(argv[i], "--vdev", 6) == 0 || strcmp(argv[i], "-a") == 0 ||
+                  strncmp(argv[i], "--allow", 7) == 0;
+    if (*ports == 0)
+        *ports = 1;
+}
+
+/* One line for an operator without enough hugepages: how many mamori needs
+ * for its pool (or the EAL's -m, eal_mb, when larger) and the ways to get
+ * them. */
+static void hugepage_advice(char *out, size_t len, unsigned need_mb, unsigned eal_mb,
+                            unsigned mbufs, unsigned ports, unsigned workers)
+{
+    unsigned pages = (RTE_MAX(need_mb, eal_mb) + HUGEPAGE_MB - 1) / HUGEPAGE_MB;
+    char ask[64] = "";
+
+    if (eal_mb > need_mb)
+        snprintf(ask, sizeof(ask), ", and the EAL's -m asks for %u MB", eal_mb);
+    snprintf(out, len, "mamori needs %u MB of DPDK memory for %u worker%s and %u port%s "
+             "(an mbuf pool of %u buffers and the EAL's own)%s: %u hugepages of 2 MB, and %u "
+             "are free. Reserve them as root: scripts/setup-hugepages %u (make hugepages), "
+             "or echo %u > /proc/sys/vm/nr_hugepages and mount -t hugetlbfs nodev "
+             "/dev/hugepages; small tests need none with the EAL arguments --no-huge -m %u",
+             need_mb, workers, workers == 1 ? "" : "s", ports, ports == 1 ? "" : "s", mbufs,
+             ask, pages, free_hugepages(), pages, pages, need_mb);
+}
+
+int capture_dpdk_init(int argc, char **argv, unsigned mbufs, char *err, size_t errlen)
 {
     if (rte_eal_init(argc, argv) < 0) {
-        snprintf(err, errlen, "DPDK EAL initialisation failed: %s "
-                 "(hugepages reserved? try EAL argument --no-huge or scripts/setup-hugepages)",
-                 rte_strerror(rte_errno));
+        char advice[768] = "";
+        const char *m = eal_arg(argc, argv, "-m");
+        unsigned ports, workers;
+
+        eal_shape(argc, argv, &ports, &workers);
+        if (mbufs == 0)
+            mbufs = capture_dpdk_default_mbufs(ports, workers);
+        unsigned need_mb = memory_needed_mb(mbufs);
+        unsigned eal_mb = m != NULL ? (unsigned)strtoul(m, NULL, 10) : 0;
+        /* Without --no-huge the EAL needs hugepages first of all: it says
+         * EACCES when it finds none, ENOMEM when too few (EINVAL: bad
+         * arguments, which it has named). */
+        if ((rte_errno == EACCES || rte_errno == ENOMEM) &&
+            eal_arg(argc, argv, "--no-huge") == NULL &&
+            free_hugepages() * HUGEPAGE_MB < RTE_MAX(need_mb, eal_mb))
+            hugepage_advice(advice, sizeof(advice), need_mb, eal_mb, mbufs, ports, workers);
+        snprintf(err, errlen, "DPDK EAL initialisation failed: %s%s%s",
+                 rte_strerror(rte_errno), advice[0] ? ". " : "", advice);
         return -1;
     }
     unsigned workers = rte_lcore_count() - 1;
@@ -198,6 +328,11 @@ static void dpdk_counters(struct capture *c, counter_fn fn, void *ctx)
             fn(ctx, name, items[i].v);
         }
     }
+    /* The pool: near its capacity in use, receives fail (rx_nombuf). */
+    if (dc->pool != NULL) {
+        fn(ctx, "capture.mbuf_capacity", dc->pool->size);
+        fn(ctx, "capture.mbufs_in_use", rte_mempool_in_use_count(dc->pool));
+    }
 }
 
 static uint64_t dpdk_packets(struct capture *c)
@@ -306,23 +441,34 @@ static int port_setup(struct dpdk_capture *dc, struct dpdk_port *port, char *err
     return 0;
 }
 
-/* Enough mbufs to fill every RX ring, plus each lcore's cache and a burst
- * in flight per worker. */
-static struct rte_mempool *create_pool(unsigned n_ports, unsigned n_workers, char *err, size_t errlen)
+/* The RX mbuf pool: n buffers (--mbufs), or sized for the ports and
+ * workers. A small pool gets a small per-lcore cache: DPDK refuses a cache
+ * that would hold more than two thirds of the pool. When the memory is not
+ * there, err says how much is needed and how to get it. */
+static struct rte_mempool *create_pool(unsigned n, unsigned n_ports, unsigned n_workers,
+                                       char *err, size_t errlen)
 {
-    unsigned n = n_ports * n_workers * (RX_DESCRIPTORS + WORKER_BURST) +
-                 (n_workers + 1) * MEMPOOL_CACHE + 1024;
-    if (n < 8191)
-        n = 8191;
-    struct rte_mempool *pool = rte_pktmbuf_pool_create("mamori_rx", n, MEMPOOL_CACHE, 0,
+    if (n == 0)
+        n = capture_dpdk_default_mbufs(n_ports, n_workers);
+    unsigned cache = RTE_MIN((unsigned)MEMPOOL_CACHE, n / 4);
+    struct rte_mempool *pool = rte_pktmbuf_pool_create("mamori_rx", n, cache, 0,
                                                        RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
-    if (pool == NULL)
-        snprintf(err, errlen, "mbuf pool of %u buffers: %s (more hugepages, or --no-huge?)",
-                 n, rte_strerror(rte_errno));
-    return pool;
+    if (pool != NULL)
+        return pool;
+    int cause = rte_errno;
+    unsigned need_mb = memory_needed_mb(n);
+    char advice[768];
+    if (rte_eal_has_hugepages())
+        hugepage_advice(advice, sizeof(advice), need_mb, 0, n, n_ports, n_workers);
+    else
+        snprintf(advice, sizeof(advice), "mamori needs %u MB of DPDK memory for it and the "
+                 "EAL's own: give the EAL -m %u (with --no-huge), or fewer --mbufs",
+                 need_mb, need_mb);
+    snprintf(err, errlen, "mbuf pool of %u buffers: %s. %s", n, rte_strerror(cause), advice);
+    return NULL;
 }
 
-struct capture *capture_dpdk_open(struct worker **workers, unsigned n_workers,
+struct capture *capture_dpdk_open(struct worker **workers, unsigned n_workers, unsigned mbufs,
                                   char *err, size_t errlen)
 {
     struct dpdk_capture *dc = calloc(1, sizeof(*dc));
@@ -360,7 +506,7 @@ struct capture *capture_dpdk_open(struct worker **workers, unsigned n_workers,
     dc->tsc_hz = rte_get_tsc_hz();
     dc->tsc_base = rte_rdtsc();
     dc->wall_base_ns = wall_ns();
-    if ((dc->pool = create_pool(dc->n_ports, n_workers, err, errlen)) == NULL)
+    if ((dc->pool = create_pool(mbufs, dc->n_ports, n_workers, err, errlen)) == NULL)
         goto fail;
 
     unsigned p = 0;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "capture_pcap.h"
 #include "counter.h"
@@ -143,6 +144,23 @@ static unsigned pcap_pick_lane(const struct decoded_packet *d, unsigned n_lanes)
     return worker_for_hash(flow_key_hash(&key), n_lanes);
 }
 
+static void pcap_commit_all(struct pcap_capture *pc)
+{
+    for (unsigned i = 0; i < pc->base.n_workers; i++)
+        spsc_ring_commit(&pc->lanes[i].input);
+}
+
+/* A worker's ring is full: let every worker see what is queued for it
+ * before waiting. The one we wait on may itself be waiting for the
+ * statistical detectors to evaluate a tick, which needs the others to
+ * move past it - on a clock record that must not sit uncommitted here. */
+static void pcap_wait_for_room(struct pcap_capture *pc)
+{
+    pcap_commit_all(pc);
+    counter_inc(&pc->counters[PCAP_READER_WAITS]);
+    sched_yield();
+}
+
 /* Queue one packet for its worker, waiting for room: offline input is
  * never dropped. */
 static void pcap_queue_packet(struct pcap_capture *pc, const struct packet *pkt,
@@ -151,11 +169,8 @@ static void pcap_queue_packet(struct pcap_capture *pc, const struct packet *pkt,
     struct pcap_lane *lane = &pc->lanes[pcap_pick_lane(d, pc->base.n_workers)];
     struct queued_packet *q;
 
-    while ((q = spsc_ring_reserve(&lane->input, sizeof(*q) + pkt->caplen)) == NULL) {
-        spsc_ring_commit(&lane->input);
-        counter_inc(&pc->counters[PCAP_READER_WAITS]);
-        sched_yield();
-    }
+    while ((q = spsc_ring_reserve(&lane->input, sizeof(*q) + pkt->caplen)) == NULL)
+        pcap_wait_for_room(pc);
     q->kind = QUEUED_PACKET;
     q->pkt = *pkt;
     q->pkt.data = NULL;
@@ -169,21 +184,33 @@ static void pcap_queue_clock(struct pcap_capture *pc, uint64_t clock_ns)
     for (unsigned i = 0; i < pc->base.n_workers; i++) {
         struct pcap_lane *lane = &pc->lanes[i];
         struct queued_packet *q;
-        while ((q = spsc_ring_reserve(&lane->input, sizeof(*q))) == NULL) {
-            spsc_ring_commit(&lane->input);
-            counter_inc(&pc->counters[PCAP_READER_WAITS]);
-            sched_yield();
-        }
+        while ((q = spsc_ring_reserve(&lane->input, sizeof(*q))) == NULL)
+            pcap_wait_for_room(pc);
         memset(q, 0, sizeof(*q));
         q->kind = QUEUED_CLOCK;
         q->pkt.clock_ns = clock_ns;
     }
+    pcap_commit_all(pc);
 }
 
-static void pcap_commit_all(struct pcap_capture *pc)
+/* Where the next record starts: the file's read position (a capture read
+ * from a pipe has none: -1). */
+static long long pcap_position(pcap_t *p)
 {
-    for (unsigned i = 0; i < pc->base.n_workers; i++)
-        spsc_ring_commit(&pc->lanes[i].input);
+    FILE *file = pcap_file(p);
+
+    return file ? (long long)ftello(file) : -1LL;
+}
+
+/* A truncated or corrupt record: what was read before it stands (its
+ * packets are already queued); say which file broke, where, and why. */
+static void pcap_report_damage(struct pcap_capture *pc, pcap_t *p, const char *path,
+                               uint64_t packets, long long record_at)
+{
+    fprintf(stderr, "mamori: %s: damaged capture at byte offset %lld (the record after "
+            "packet %llu): %s; the packets before it are analysed, the rest of the file "
+            "is not\n", path, record_at, (unsigned long long)packets, pcap_geterr(p));
+    counter_inc(&pc->counters[PCAP_FILE_ERRORS]);
 }
 
 /* Read one file to its end, an error, or a stop request. */
@@ -194,7 +221,8 @@ static void pcap_read_file(struct pcap_capture *pc, const char *path)
     struct pcap_pkthdr *hdr;
     const u_char *bytes;
     uint64_t index = 0;
-    int rc;
+    long long record_at;
+    int rc = 0;
 
     if (p == NULL) {
         fprintf(stderr, "mamori: %s: %s\n", path, errbuf);
@@ -204,6 +232,8 @@ static void pcap_read_file(struct pcap_capture *pc, const char *path)
     counter_inc(&pc->counters[PCAP_FILES]);
     enum link_type link = link_type_from_dlt(pcap_datalink(p));
 
+    /* The position before each read is where a damaged record starts. */
+    record_at = pcap_position(p);
     while (!flag_get(&pc->stop_requested) && (rc = pcap_next_ex(p, &hdr, &bytes)) == 1) {
         struct packet pkt = {
             .data = bytes,
@@ -229,16 +259,11 @@ static void pcap_read_file(struct pcap_capture *pc, const char *path)
         counter_add(&pc->counters[PCAP_BYTES], pkt.wirelen);
         if ((index & (WORKER_BURST - 1)) == 0)
             pcap_commit_all(pc);
+        record_at = pcap_position(p);
     }
     pcap_commit_all(pc);
-    if (rc == PCAP_ERROR) {
-        /* A truncated or corrupt file: what was read stands, say where it broke. */
-        FILE *file = pcap_file(p);
-        fprintf(stderr, "mamori: %s: read error after packet %llu (byte offset %lld): %s\n",
-                path, (unsigned long long)index, file ? (long long)ftello(file) : -1LL,
-                pcap_geterr(p));
-        counter_inc(&pc->counters[PCAP_FILE_ERRORS]);
-    }
+    if (rc == PCAP_ERROR)
+        pcap_report_damage(pc, p, path, index, record_at);
     pcap_close(p);
 }
 
@@ -353,14 +378,20 @@ static const struct capture_ops pcap_ops = {
     .destroy = pcap_destroy,
 };
 
-/* Fail early, naming the file, rather than halfway through a long run. */
+/* Fail early, naming the file, rather than halfway through a long run. A
+ * file that can be read but that libpcap refuses has a damaged (or no)
+ * capture header: that is at byte offset 0. */
 static int pcap_check_readable(const char *path, char *err, size_t errlen)
 {
     char errbuf[PCAP_ERRBUF_SIZE];
     pcap_t *p = pcap_open_offline(path, errbuf);
 
     if (p == NULL) {
-        snprintf(err, errlen, "%s: %s", path, errbuf);
+        if (strcmp(path, "-") != 0 && access(path, R_OK) == 0)
+            snprintf(err, errlen, "%s: not a capture file, or its header is damaged "
+                     "(byte offset 0): %s", path, errbuf);
+        else
+            snprintf(err, errlen, "%s: %s", path, errbuf);
         return -1;
     }
     pcap_close(p);

@@ -4,7 +4,10 @@
  * packet once, and hands it to the worker that owns its flow, chosen by the
  * symmetric flow hash: both directions meet on one worker and the results
  * do not depend on the number of workers. Nothing is dropped: a full
- * worker ring makes the reader wait. */
+ * worker ring makes the reader wait. A file that breaks partway (truncated,
+ * a corrupt record header) is reported on stderr with its name and the
+ * byte offset of the bad record, and counted in capture.file_errors; the
+ * packets before it are analysed and the next file is read. */
 #ifndef MAMORI_CAPTURE_PCAP_H
 #define MAMORI_CAPTURE_PCAP_H
 

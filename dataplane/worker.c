@@ -497,15 +497,31 @@ static void worker_match(struct worker *w, const struct packet *p,
     }
 }
 
-/* A packet without a flow (not IP, a later fragment, the table full):
- * still counted by the detectors and matched by the engine, if it is IP. */
-static void worker_flowless_packet(struct worker *w, const struct packet *p,
-                                   const struct decoded_packet *d)
+/* The detectors' look at one packet: statistics, then signature matching.
+ * f NULL: a packet without a flow (not IP, a later fragment, the table
+ * full), still counted by the detectors and matched if it is IP. With
+ * `timed`, each stage's cycles are added to the worker's sample. */
+static inline __attribute__((always_inline)) void
+worker_inspect(struct worker *w, const struct packet *p, const struct decoded_packet *d,
+               struct flow *f, unsigned side, bool created, const bool timed)
 {
-    if (w->anomaly)
-        anomaly_worker_packet(w->anomaly, d, NULL, 0, false, p->wirelen);
-    if (w->engine && (d->flags & DECODED_IP))
-        worker_match(w, p, d, NULL, 0);
+    uint64_t t = timed ? rte_rdtsc() : 0;
+
+    if (w->anomaly) {
+        if (f != NULL)
+            anomaly_worker_packet_inline(w->anomaly, d, f,
+                                         (side & 1) == f->initiator ? FLOW_TOSERVER : FLOW_TOCLIENT,
+                                         created, p->wirelen);
+        else
+            anomaly_worker_packet(w->anomaly, d, NULL, 0, false, p->wirelen);
+        if (timed)
+            worker_stage_add(w, WORKER_STAGE_STATISTICS, &t);
+    }
+    if (w->engine && (f != NULL || (d->flags & DECODED_IP))) {
+        worker_match(w, p, d, f, side);
+        if (timed)
+            worker_stage_add(w, WORKER_STAGE_MATCHING, &t);
+    }
 }
 
 static inline void worker_tick(struct worker *w, const struct packet *p)

@@ -116,7 +116,8 @@ struct alert_record {
     X(RECORDS_DROPPED, "flow.records_dropped") \
     X(INSPECTED,       "detect.packets_inspected") \
     X(ALERTS,          "detect.alerts") \
-    X(ALERTS_DROPPED,  "detect.alerts_dropped")
+    X(ALERTS_DROPPED,  "detect.alerts_dropped") \
+    X(PCRE_LIMIT_HITS, "detect.pcre_limit_hits")
 
 enum worker_counter {
 #define WORKER_COUNTER_ENUM(id, name) WORKER_##id,

@@ -420,7 +420,7 @@ static inline void an_dst_vote(struct an_dst_cell *c, uint64_t x, const struct d
     uint32_t v = c->votes;
     bool eq = tag == x, take = v == 0;
     c->votes = eq ? v + 1 : take ? 1 : v - 1;
-    c->tag = eq | take ? x : tag;
+    c->tag = (eq | take) ? x : tag;
     if (__builtin_expect(d->ip_version == 6, 0) && take && !eq)
         memcpy(c->key, d->dst_addr, 16);
 }

@@ -160,6 +160,10 @@ int engine_flowbit_id(const struct engine *e, const char *name);
 struct engine_scratch *engine_scratch_alloc(const struct engine *e);
 void engine_scratch_free(struct engine_scratch *s);
 
+/* pcre matches stopped by the PCRE2 match, depth or JIT stack limit (each
+ * counts as no match) since the last call; resets the count. */
+uint32_t engine_scratch_take_pcre_limit_hits(struct engine_scratch *s);
+
 /* Match one packet: applies flowbits of matching rules to pkt->flowbits and
  * calls on_match for each alerting match. Returns the number of alerts. */
 uint32_t engine_scan(const struct engine *e, struct engine_scratch *s,

@@ -72,6 +72,7 @@ struct engine_scratch {
     pcre2_match_data *md;
     pcre2_jit_stack *jit;       /* ENGINE_JIT_STACK_MAX, this worker's */
     pcre2_match_context *mc[2]; /* limited (engine's limits), unlimited (pcre 'O'); with jit */
+    uint32_t pcre_limit_hits;   /* matches stopped by a limit since last taken */
     uint32_t n_cand, cap_cand;
     uint32_t *cand;
 };

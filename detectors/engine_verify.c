@@ -290,6 +290,22 @@ static int do_content(struct insp *x, uint32_t i, int64_t prev)
     }
 }
 
+/* A match PCRE2 gave up on (catastrophic backtracking, or a recursion too
+ * deep for the JIT stack): no match, as Suricata; counted for the stats. */
+static bool pcre_limit_hit(int rc)
+{
+    return rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+           rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_JIT_STACKLIMIT;
+}
+
+uint32_t engine_scratch_take_pcre_limit_hits(struct engine_scratch *s)
+{
+    uint32_t n = s->pcre_limit_hits;
+
+    s->pcre_limit_hits = 0;
+    return n;
+}
+
 static int do_pcre(struct insp *x, uint32_t i, int64_t prev)
 {
     const struct rule_pcre *pc = &x->er->r->matches[i].u.pcre;
@@ -304,6 +320,11 @@ static int do_pcre(struct insp *x, uint32_t i, int64_t prev)
             return rel ? NO : STOP;
         int rc = pcre2_match(code, x->buf + base, (PCRE2_SIZE)(x->len - base),
                              (PCRE2_SIZE)(start - base), 0, x->s->md, mc);
+        if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
+            /* PCRE2 could not tell: no match, negated or not (as Suricata) */
+            x->s->pcre_limit_hits += pcre_limit_hit(rc);
+            return rel ? NO : STOP;
+        }
         if (pc->flags & RULE_PCRE_NEGATED) {
             if (rc >= 0)
                 return rel ? NO : STOP;

@@ -683,7 +683,13 @@ int ruleset_load_string(struct ruleset *rs, const char *name, const char *text,
                         const struct rule_vars *vars, const struct classifications *cls,
                         char *err, size_t errlen)
 {
-    size_t len = strlen(text);
+    return ruleset_load_buffer(rs, name, text, strlen(text), vars, cls, err, errlen);
+}
+
+int ruleset_load_buffer(struct ruleset *rs, const char *name, const char *text, size_t len,
+                        const struct rule_vars *vars, const struct classifications *cls,
+                        char *err, size_t errlen)
+{
     if (len == 0)
         return add_file(rs, name) ? 0 : (snprintf(err, errlen, "%s: out of memory", name), -1);
     FILE *f = fmemopen((void *)text, len, "r");

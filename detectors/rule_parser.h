@@ -106,6 +106,10 @@ int ruleset_load_file(struct ruleset *rs, const char *path, const struct rule_va
 int ruleset_load_string(struct ruleset *rs, const char *name, const char *text,
                         const struct rule_vars *vars, const struct classifications *cls,
                         char *err, size_t errlen);
+/* The same from text[0..len), which need not end with a NUL. */
+int ruleset_load_buffer(struct ruleset *rs, const char *name, const char *text, size_t len,
+                        const struct rule_vars *vars, const struct classifications *cls,
+                        char *err, size_t errlen);
 
 /* The loaded rule gid:sid, or NULL. */
 const struct rule *ruleset_find(const struct ruleset *rs, uint32_t gid, uint32_t sid);

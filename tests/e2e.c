@@ -1,12 +1,17 @@
 /* e2e.c - running mamori and tshark, reading what they wrote. */
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "e2e.h"
 
@@ -97,6 +102,47 @@ int e2e_run(const char *fmt, ...)
     if (WEXITSTATUS(rc) != 0)
         fprintf(stderr, "e2e: '%s' exited %d\n", cmd, WEXITSTATUS(rc));
     return WEXITSTATUS(rc);
+}
+
+pid_t e2e_spawn_mamori(const char *dir, const char *args)
+{
+    char cmd[16384];
+    snprintf(cmd, sizeof(cmd), "exec '%s' %s >'%s/stdout' 2>'%s/stderr'", e2e_mamori(), args,
+             dir, dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+int e2e_stop_mamori(pid_t pid, bool term)
+{
+    int status;
+
+    if (term)
+        kill(pid, SIGTERM);
+    for (int i = 0; i < 600; i++) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        e2e_sleep_ms(100);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
+
+unsigned e2e_free_port(bool udp)
+{
+    int fd = socket(AF_INET, udp ? SOCK_DGRAM : SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof(a);
+
+    bind(fd, (struct sockaddr *)&a, sizeof(a));
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    close(fd);
+    return ntohs(a.sin_port);
 }
 
 json_t *e2e_read_events(const char *eve_path, const char *event_type)
@@ -222,4 +268,22 @@ json_t *e2e_ndpi_captures(void)
     }
     json_decref(manifest);
     return out;
+}
+
+bool e2e_file_has(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "r");
+    char *buf = NULL;
+    size_t cap = 0;
+    bool found = false;
+
+    /* whole lines: a message is matched within its line */
+    while (f != NULL && !found && getline(&buf, &cap, f) > 0)
+        found = strstr(buf, text) != NULL;
+    free(buf);
+    if (f != NULL)
+        fclose(f);
+    if (!found)
+        fprintf(stderr, "e2e: %s does not contain: %s\n", path, text);
+    return found;
 }

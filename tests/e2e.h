@@ -7,7 +7,9 @@
 #ifndef MAMORI_TESTS_E2E_H
 #define MAMORI_TESTS_E2E_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -30,6 +32,15 @@ void e2e_rmdir(char *dir);
 /* Run a shell command; returns its exit status (-1 if it did not exit). */
 int e2e_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* mamori ARGS in the background, its output in dir/stdout and dir/stderr;
+ * its pid. */
+pid_t e2e_spawn_mamori(const char *dir, const char *args);
+/* SIGTERM it (when term; else it is exiting by itself) and wait up to 60 s:
+ * its exit status, or -1 when it had to be killed (a hang) or crashed. */
+int e2e_stop_mamori(pid_t pid, bool term);
+/* A port nobody listens on now (TCP, or UDP when udp). */
+unsigned e2e_free_port(bool udp);
+
 /* The events of an eve.json, of one event_type (NULL = all), as an array. */
 json_t *e2e_read_events(const char *eve_path, const char *event_type);
 
@@ -47,5 +58,8 @@ long long e2e_stat(const char *eve_path, const char *section, const char *key);
 /* Paths of the shared nDPI captures with a link type mamori decodes
  * (Ethernet, raw IP, Linux SLL, null), sorted. */
 json_t *e2e_ndpi_captures(void);
+
+/* Whether the file at path contains text (said on stderr when not). */
+bool e2e_file_has(const char *path, const char *text);
 
 #endif

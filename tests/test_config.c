@@ -85,6 +85,7 @@ static const char every_key_head[] =
     "  dpdk:\n"
     "    eal-args: [\"-l\", \"0-1\", \"--no-huge\"]\n"
     "    fallback: af-xdp\n"
+    "    mbufs: 4096\n"
     "  af-xdp:\n"
     "    interfaces:\n"
     "      - eth1\n"
@@ -253,6 +254,7 @@ static void check_every_key(const struct mamori_options *o)
     CU_ASSERT_STRING_EQUAL(o->eal_argv[3], "--no-huge");
     CU_ASSERT_PTR_NULL(o->eal_argv[4]);
     CU_ASSERT_TRUE(o->fallback_afxdp);
+    CU_ASSERT_EQUAL(o->mbufs, 4096);
     CU_ASSERT_EQUAL_FATAL(o->n_ifaces, 2);
     CU_ASSERT_STRING_EQUAL(o->ifaces[1], "eth2");
     CU_ASSERT_EQUAL(o->afxdp.queues, 4);

@@ -1,7 +1,9 @@
 /* test_e2e_export.c - the exporters end to end: a real redis-server (list
  * and stream, and a restart while alerts keep coming), syslog over UDP and
- * a Unix socket consumer against the EVE file, and /metrics checked by
- * promtool while a looping capture runs. */
+ * a Unix socket consumer against the EVE file, /metrics checked by
+ * promtool while a looping capture runs, and sinks that go down for good
+ * (Redis stopped, a syslog listener gone, UDP to a closed port) while the
+ * sensor runs on. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -36,19 +38,6 @@ static const char *sample_pcap(void)
     static char path[4096];
     snprintf(path, sizeof(path), "%s/tests/data/sample.pcap", getenv("MAMORI_SOURCE"));
     return path;
-}
-
-/* A port nobody listens on now (TCP, or UDP when udp). */
-static unsigned free_port(bool udp)
-{
-    int fd = socket(AF_INET, udp ? SOCK_DGRAM : SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof(a);
-
-    bind(fd, (struct sockaddr *)&a, sizeof(a));
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    close(fd);
-    return ntohs(a.sin_port);
 }
 
 static void write_file(const char *dir, const char *name, const char *text)
@@ -209,37 +198,6 @@ static json_t *redis_list(const char *dir, unsigned port, const char *key)
     return read_lines(path);
 }
 
-/* mamori in the background: its pid, its output in dir/stdout, dir/stderr. */
-static pid_t start_mamori(const char *dir, const char *args)
-{
-    char cmd[16384];
-    snprintf(cmd, sizeof(cmd), "exec '%s' %s >'%s/stdout' 2>'%s/stderr'", e2e_mamori(), args,
-             dir, dir);
-    pid_t pid = fork();
-    if (pid == 0) {
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
-    return pid;
-}
-
-/* SIGTERM (unless it is exiting by itself) and its exit status. */
-static int stop_mamori(pid_t pid, bool term)
-{
-    int status;
-
-    if (term)
-        kill(pid, SIGTERM);
-    for (int i = 0; i < 600; i++) {
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        e2e_sleep_ms(100);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    return -1;
-}
-
 static const char *dpdk_args(const char *dir, const char *extra)
 {
     static char args[8192];
@@ -254,7 +212,7 @@ static const char *dpdk_args(const char *dir, const char *extra)
 static void test_redis_list_equals_eve(void)
 {
     char *dir = e2e_mkdtemp();
-    unsigned port = free_port(false);
+    unsigned port = e2e_free_port(false);
 
     CU_ASSERT_FATAL(redis_start(dir, port));
     write_file(dir, "rules", RULE_ESTABLISHED);
@@ -282,7 +240,7 @@ static void test_redis_list_equals_eve(void)
 static void test_redis_stream(void)
 {
     char *dir = e2e_mkdtemp(), path[4200];
-    unsigned port = free_port(false);
+    unsigned port = e2e_free_port(false);
 
     CU_ASSERT_FATAL(redis_start(dir, port));
     write_file(dir, "rules", RULE_ESTABLISHED);
@@ -307,6 +265,22 @@ static void test_redis_stream(void)
     e2e_rmdir(dir);
 }
 
+/* A redis-server on port and mamori on a looping capture raising 100
+ * alerts a second into its list "k" (buffer lines held while Redis is
+ * away), running for 2.5 s already. */
+static pid_t spawn_with_redis(const char *dir, unsigned port, unsigned buffer)
+{
+    char extra[256];
+
+    CU_ASSERT_FATAL(redis_start(dir, port));
+    write_file(dir, "rules", RULE_UDP_LIMITED);
+    snprintf(extra, sizeof(extra), "--stats-interval 1 --redis 127.0.0.1:%u,list,key=k,buffer=%u",
+             port, buffer);
+    pid_t pid = e2e_spawn_mamori(dir, dpdk_args(dir, extra));
+    e2e_sleep_ms(2500);
+    return pid;
+}
+
 /* Redis goes away while alerts keep coming (a looping capture) and comes
  * back: what was raised meanwhile is delivered from the buffer or counted
  * as dropped; nothing is lost silently and nothing is delivered twice.
@@ -315,15 +289,9 @@ static void test_redis_stream(void)
  * (shutdown nosave loses it). */
 static void test_redis_restart(void)
 {
-    char *dir = e2e_mkdtemp(), extra[256];
-    unsigned port = free_port(false);
-
-    CU_ASSERT_FATAL(redis_start(dir, port));
-    write_file(dir, "rules", RULE_UDP_LIMITED);
-    snprintf(extra, sizeof(extra), "--stats-interval 1 --redis 127.0.0.1:%u,list,key=k,buffer=150",
-             port);
-    pid_t pid = start_mamori(dir, dpdk_args(dir, extra));
-    e2e_sleep_ms(2500);
+    char *dir = e2e_mkdtemp();
+    unsigned port = e2e_free_port(false);
+    pid_t pid = spawn_with_redis(dir, port, 150);
 
     e2e_run("redis-cli -p %u client pause 60000 write >/dev/null", port);
     e2e_sleep_ms(200);
@@ -333,7 +301,7 @@ static void test_redis_restart(void)
     CU_ASSERT(redis_start(dir, port));   /* not fatal: mamori must still be stopped */
     e2e_sleep_ms(4000);                  /* the backoff's next attempt (3.1 s after the
                                       * shutdown), delivery, alerts after */
-    CU_ASSERT_EQUAL(stop_mamori(pid, true), 0);
+    CU_ASSERT_EQUAL(e2e_stop_mamori(pid, true), 0);
     json_t *after = redis_list(dir, port, "k");
     json_t *eve = eve_lines(dir);
     unsigned long long written = 0, dropped = 0, buffered = 0, fw = 0, fd = 0, fb = 0;
@@ -535,6 +503,136 @@ static void test_syslog_and_unix_socket_equal_eve(void)
     e2e_rmdir(dir);
 }
 
+/* ---- a sink down while the sensor runs ---- */
+
+/* The stats events of dir/eve.json. */
+static json_t *stats_events(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/eve.json", dir);
+    return e2e_read_events(path, "stats");
+}
+
+/* Counter section.key of a stats event. */
+static long long stat_of(json_t *ev, const char *section, const char *key)
+{
+    return json_integer_value(json_object_get(json_object_get(json_object_get(ev, "stats"),
+                                                              section), key));
+}
+
+/* After the sink went down (first stats events before it), stats events
+ * keep coming with more packets each, and show the sink's errors and what
+ * it holds or dropped. */
+static void expect_running_while_down(const char *dir, size_t first, const char *sink)
+{
+    json_t *stats = stats_events(dir);
+    size_t n = json_array_size(stats);
+    json_t *a = json_array_get(stats, first), *b = json_array_get(stats, n - 1);
+    char errors[64], dropped[64], buffered[64];
+
+    snprintf(errors, sizeof(errors), "%s.errors", sink);
+    snprintf(dropped, sizeof(dropped), "%s.dropped", sink);
+    snprintf(buffered, sizeof(buffered), "%s.buffered", sink);
+    printf("\n  %s down: %zu stats events, packets %lld -> %lld, %s errors %lld, dropped %lld, "
+           "buffered %lld\n", sink, n - first, stat_of(a, "decoder", "pkts"),
+           stat_of(b, "decoder", "pkts"), sink, stat_of(b, "export", errors),
+           stat_of(b, "export", dropped), stat_of(b, "export", buffered));
+    CU_ASSERT(n >= first + 2);
+    CU_ASSERT(stat_of(b, "decoder", "pkts") > stat_of(a, "decoder", "pkts"));
+    CU_ASSERT(stat_of(b, "export", errors) > 0);
+    CU_ASSERT(stat_of(b, "export", dropped) + stat_of(b, "export", buffered) > 0);
+    json_decref(stats);
+}
+
+/* At exit every line the file took was delivered to the sink, dropped or
+ * left buffered (and then dropped, which stderr says). */
+static void expect_lines_accounted(const char *dir, const char *sink)
+{
+    unsigned long long w = 0, d = 0, b = 0, fw = 0, fd = 0, fb = 0;
+    char path[4200], what[64];
+
+    CU_ASSERT_FATAL(export_summary(dir, sink, &w, &d, &b));
+    CU_ASSERT_FATAL(export_summary(dir, "file", &fw, &fd, &fb));
+    printf("  %s: %llu written, %llu dropped, %llu buffered at exit; the file %llu\n",
+           sink, w, d, b, fw);
+    CU_ASSERT_EQUAL(w + d + b, fw);
+    CU_ASSERT(d + b > 0);
+    if (b > 0) {
+        snprintf(path, sizeof(path), "%s/stderr", dir);
+        snprintf(what, sizeof(what), "mamori: %s sink: %llu events undelivered at exit", sink, b);
+        CU_ASSERT_EQUAL(quiet("grep -q '%s' '%s'", what, path), 0);
+    }
+}
+
+/* The sink has just gone down: 3.5 s of the sensor running on without it,
+ * then SIGTERM, exit 0, and every line accounted for. */
+static void watch_sink_down(const char *dir, pid_t pid, const char *sink)
+{
+    json_t *stats = stats_events(dir);
+    size_t first = json_array_size(stats);
+
+    json_decref(stats);
+    e2e_sleep_ms(3500);
+    expect_running_while_down(dir, first, sink);
+    CU_ASSERT_EQUAL(e2e_stop_mamori(pid, true), 0);
+    expect_lines_accounted(dir, sink);
+}
+
+/* Redis stops for good while alerts keep coming: the sensor goes on, the
+ * list sink's errors and drops show in the stats events, exit 0. */
+static void test_redis_down_keeps_running(void)
+{
+    char *dir = e2e_mkdtemp();
+    unsigned port = e2e_free_port(false);
+    pid_t pid = spawn_with_redis(dir, port, 50);
+
+    redis_shutdown(port);
+    watch_sink_down(dir, pid, "redis");
+    e2e_rmdir(dir);
+}
+
+/* syslog to a local socket whose listener goes away (closed, path
+ * removed): the same. */
+static void test_syslog_listener_gone(void)
+{
+    char *dir = e2e_mkdtemp(), extra[4400], path[4200];
+    struct consumer c;
+
+    snprintf(path, sizeof(path), "%s/log.sock", dir);
+    /* close-on-exec: mamori must not hold the listener open itself */
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    CU_ASSERT_FATAL(strlen(path) < sizeof(sun.sun_path));
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+    CU_ASSERT_FATAL(bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0);
+    consumer_start(&c, fd, false);
+    write_file(dir, "rules", RULE_UDP_LIMITED);
+    snprintf(extra, sizeof(extra), "--stats-interval 1 --syslog 'unix:%s'", path);
+    pid_t pid = e2e_spawn_mamori(dir, dpdk_args(dir, extra));
+    e2e_sleep_ms(2500);
+    json_t *received = consumer_lines(&c);        /* stops reading, closes */
+    unlink(path);
+    watch_sink_down(dir, pid, "syslog");
+    CU_ASSERT(json_array_size(received) > 0);
+    json_decref(received);
+    e2e_rmdir(dir);
+}
+
+/* syslog over UDP to a port nobody listens on (ICMP port unreachable):
+ * the run completes and every line is accounted for. */
+static void test_syslog_udp_closed_port(void)
+{
+    char *dir = e2e_mkdtemp();
+
+    write_file(dir, "rules", RULE_ESTABLISHED);
+    CU_ASSERT_EQUAL(e2e_run("timeout 60 '%s' -r '%s' -S '%s/rules' --rule-cache none -l '%s' "
+                            "--syslog udp:127.0.0.1:%u 2>'%s/stderr'",
+                            e2e_mamori(), e2e_data_path("pcaps/zeek/http_bro.org.pcap"), dir, dir,
+                            e2e_free_port(true), dir), 0);
+    expect_lines_accounted(dir, "syslog");
+    e2e_rmdir(dir);
+}
+
 /* The value of the first sample of family name in a /metrics page, -1 if
  * absent. */
 static double metric_value(const char *path, const char *name)
@@ -599,11 +697,11 @@ static int http_get(unsigned port, const char *url, const char *path)
 static void test_metrics_promtool_and_moving(void)
 {
     char *dir = e2e_mkdtemp(), extra[256], m1[4200], m2[4200], other[4200];
-    unsigned port = free_port(false);
+    unsigned port = e2e_free_port(false);
 
     write_file(dir, "rules", RULE_UDP_LIMITED);
     snprintf(extra, sizeof(extra), "--metrics 127.0.0.1:%u", port);
-    pid_t pid = start_mamori(dir, dpdk_args(dir, extra));
+    pid_t pid = e2e_spawn_mamori(dir, dpdk_args(dir, extra));
     snprintf(m1, sizeof(m1), "%s/m1.txt", dir);
     snprintf(m2, sizeof(m2), "%s/m2.txt", dir);
     e2e_sleep_ms(4000);
@@ -612,7 +710,7 @@ static void test_metrics_promtool_and_moving(void)
     e2e_sleep_ms(1100);
     int rc2 = http_get(port, "/metrics", m2);
     int notfound = http_get(port, "/", other);
-    CU_ASSERT_EQUAL(stop_mamori(pid, true), 0);
+    CU_ASSERT_EQUAL(e2e_stop_mamori(pid, true), 0);
 
     double p1 = metric_value(m1, "mamori_capture_ipackets_total");
     double p2 = metric_value(m2, "mamori_capture_ipackets_total");
@@ -635,6 +733,9 @@ static CU_TestInfo cases[] = {
     { "Redis restart: delivered + dropped = produced", test_redis_restart },
     { "syslog (UDP) and Unix socket equal the file", test_syslog_and_unix_socket_equal_eve },
     { "/metrics passes promtool and moves", test_metrics_promtool_and_moving },
+    { "Redis down for good: runs on, drops counted", test_redis_down_keeps_running },
+    { "syslog listener gone: runs on, drops counted", test_syslog_listener_gone },
+    { "syslog UDP to a closed port: lines accounted", test_syslog_udp_closed_port },
     CU_TEST_INFO_NULL,
 };
 

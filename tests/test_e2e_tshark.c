@@ -117,7 +117,10 @@ static void test_flows_equal_tshark_conversations(void)
         unsigned mt, mu, tt, tu;
         snprintf(pcap, sizeof(pcap), "%s", e2e_data_path(json_string_value(json_array_get(captures, i))));
 
-        CU_ASSERT_EQUAL(mamori_flows(pcap, &mt, &mu), 0);
+        /* 0, or 3 for a capture cut off mid-record (the nDPI set has one):
+         * what came before the damage is analysed, as tshark does. */
+        int rc = mamori_flows(pcap, &mt, &mu);
+        CU_ASSERT(rc == 0 || rc == 3);
         CU_ASSERT_EQUAL_FATAL(e2e_tshark_conversations(pcap, &tt, &tu), 0);
         compared++;
         if (mt == tt && mu == tu) {

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cunit_run.h"
+#include "e2e.h"
 #include "eve.h"
 #include "export_int.h"
 #include "export_options.h"
@@ -540,18 +541,6 @@ static void test_prometheus_render(void)
     json_decref(stats);
 }
 
-static unsigned free_tcp_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof(a);
-
-    bind(fd, (struct sockaddr *)&a, sizeof(a));
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 /* GET url from 127.0.0.1:port; the whole response in buf. */
 static void http_get(unsigned port, const char *url, char *buf, size_t size)
 {
@@ -575,7 +564,7 @@ static void http_get(unsigned port, const char *url, char *buf, size_t size)
  * elsewhere; a bad address is refused with its cause. */
 static void test_metrics_endpoint(void)
 {
-    unsigned port = free_tcp_port();
+    unsigned port = e2e_free_port(false);
     char spec[64], err[256], *buf = malloc(1 << 16);
 
     snprintf(spec, sizeof(spec), "127.0.0.1:%u", port);

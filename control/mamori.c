@@ -129,12 +129,15 @@ static int create_anomaly(struct sensor *s, unsigned n, const struct mamori_opti
         return 0;
     cfg = o->anomaly;             /* defaults, or the configuration file's anomaly: */
     /* Offline, a worker waits for the main thread rather than drop a tick,
-     * and the capture ticks every worker with its clock. The main thread
-     * still evaluates a tick once some worker is max_wait_ticks past it:
-     * waiting for every worker (0) can deadlock, a worker blocked on a full
-     * input ring never seeing the clock record that would let the main
-     * thread free the snapshot another worker waits for. */
+     * the capture ticks every worker with its clock, and the main thread
+     * evaluates a tick only once every worker is past it: the alerts do not
+     * depend on how the threads were scheduled (with max_wait_ticks, a
+     * worker that fell behind had its tick dropped). The reader commits
+     * every clock record before it waits for room, so a worker waiting for
+     * a snapshot is never waiting on a worker starved of its clock. */
     cfg.lossless = o->mode == MODE_PCAP;
+    if (cfg.lossless)
+        cfg.max_wait_ticks = 0;
     s->anomaly = anomaly_engine_create(&cfg, n, sensor_log_anomaly, s, err, errlen);
     return s->anomaly ? keep_anomaly_config(s, &cfg, err, errlen) : -1;
 }

@@ -897,7 +897,13 @@ static unsigned poll_ticks(struct anomaly_engine *e, bool ending)
         if (e->next_tick == AN_NO_TICK) {
             if (pub == AN_NO_TICK)
                 return done;
-            e->next_tick = pub;
+            /* Offline, wait until every worker has started (done_tick 0:
+             * not yet): one behind the others may still publish ticks
+             * before the first published, which would then be late. */
+            if (e->cfg.lossless && lo == 0 && !ending)
+                return done;
+            /* Start at the oldest tick published or still open. */
+            e->next_tick = lo != 0 && lo < pub ? lo : pub;
         }
         uint64_t t = e->next_tick;
         /* Nothing published and nothing more coming: stop, rather than

@@ -54,6 +54,13 @@ struct worker {
     struct decoder_counters decoder;
     uint64_t counters[WORKER_COUNTER_COUNT];
     uint64_t burst_cycles[WORKER_BURST_HIST];   /* bursts by log2 of their TSC cycles */
+    /* Sampled stage timing (worker_stage_cycles()): one burst in
+     * WORKER_STAGE_SAMPLE of those that run a detector is timed per stage. */
+    uint64_t bursts;
+    bool timing;               /* this burst is timed */
+    uint64_t rdtsc_cost;       /* cycles one rte_rdtsc() adds to an interval */
+    uint64_t stage_packets;    /* packets of the timed bursts */
+    uint64_t stage_cycles[WORKER_STAGE_COUNT];
 };
 
 static const char *const worker_counter_names[] = {
@@ -95,6 +102,36 @@ static void *worker_ring_reserve(struct worker *w, struct spsc_ring *ring, uint3
     return rec;
 }
 
+/* Add the cycles since *t to a stage's timing and restart the interval. */
+static inline void worker_stage_add(struct worker *w, enum worker_stage stage, uint64_t *t)
+{
+    uint64_t now = rte_rdtsc(), d = now - *t;
+    w->stage_cycles[stage] += d > w->rdtsc_cost ? d - w->rdtsc_cost : 0;
+    *t = now;
+}
+
+/* The statistics stage's work outside a packet's own update: a flow's end
+ * and a second's tick. In a timed burst (worker_stage_cycles()) it is
+ * timed too: a tick can cost more than the packets of a second. */
+static void worker_anomaly_flow_end(struct worker *w, const struct flow *f,
+                                    enum flow_end_reason reason)
+{
+    uint64_t t = w->timing ? rte_rdtsc() : 0;
+
+    anomaly_worker_flow_end(w->anomaly, f, reason);
+    if (w->timing)
+        worker_stage_add(w, WORKER_STAGE_STATISTICS, &t);
+}
+
+static void worker_anomaly_tick(struct worker *w, uint64_t clock)
+{
+    uint64_t t = w->timing ? rte_rdtsc() : 0;
+
+    anomaly_worker_tick(w->anomaly, clock);
+    if (w->timing)
+        worker_stage_add(w, WORKER_STAGE_STATISTICS, &t);
+}
+
 /* flow_table's on_end callback: free the flow's matching slot and hand the
  * ended flow to the main thread. */
 static void worker_emit_record(void *ctx, const struct flow *f, enum flow_end_reason reason)
@@ -105,7 +142,7 @@ static void worker_emit_record(void *ctx, const struct flow *f, enum flow_end_re
     if (f->match_slot)
         stream_slot_free(w->streams, f->match_slot);
     if (w->anomaly)
-        anomaly_worker_flow_end(w->anomaly, f, reason);
+        worker_anomaly_flow_end(w, f, reason);
     rec = worker_ring_reserve(w, &w->records, sizeof(*rec), WORKER_RECORDS_DROPPED);
     if (rec == NULL)
         return;
@@ -242,6 +279,21 @@ static void worker_destroy_matching(struct worker *w)
     spsc_ring_free(&w->alerts);
 }
 
+/* What reading the TSC adds to an interval it closes: the least of a few
+ * back-to-back reads, subtracted from each stage's timed interval. */
+static uint64_t rdtsc_cost(void)
+{
+    uint64_t best = UINT64_MAX;
+
+    for (unsigned i = 0; i < 64; i++) {
+        uint64_t t0 = rte_rdtsc();
+        uint64_t d = rte_rdtsc() - t0;
+        if (d < best)
+            best = d;
+    }
+    return best;
+}
+
 struct worker *worker_create(const struct worker_config *cfg, char *errbuf, size_t errlen)
 {
     struct worker *w = calloc(1, sizeof(*w));
@@ -252,6 +304,7 @@ struct worker *worker_create(const struct worker_config *cfg, char *errbuf, size
     }
     w->id = cfg->id;
     w->lossless = cfg->lossless;
+    w->rdtsc_cost = rdtsc_cost();
     w->anomaly = cfg->anomaly;
     int rc = spsc_ring_init(&w->records, cfg->record_ring_bytes);
     if (rc < 0) {
@@ -325,7 +378,7 @@ static inline void worker_set_clock(struct worker *w, uint64_t clock)
     if (clock >= w->next_second_ns) {
         flow_table_advance(w->flows, clock);
         if (w->anomaly)
-            anomaly_worker_tick(w->anomaly, clock);
+            worker_anomaly_tick(w, clock);
         w->next_second_ns = (clock / 1000000000ull + 1) * 1000000000ull;
     }
 }
@@ -372,6 +425,8 @@ static void worker_scan(struct match_ctx *m)
 {
     counter_inc(&m->w->counters[WORKER_INSPECTED]);
     engine_scan(m->w->engine, m->w->scratch, &m->ep, worker_emit_alert, m);
+    counter_add(&m->w->counters[WORKER_PCRE_LIMIT_HITS],
+                engine_scratch_take_pcre_limit_hits(m->w->scratch));
 }
 
 /* stream_data_fn: new in-order bytes of the packet's TCP direction. */
@@ -535,13 +590,47 @@ void worker_advance(struct worker *w, uint64_t clock_ns)
     worker_commit_records(w);
 }
 
+/* The flow pass of a burst, each packet inspected by the detectors after
+ * its flow update. Inlined twice: untimed, and timed per stage (`timed` is
+ * a constant in each copy, so the untimed one carries no timing at all). */
+static inline __attribute__((always_inline)) uint64_t
+worker_flow_loop(struct worker *w, const struct packet *pkts, const struct decoded_packet *decoded,
+                 const struct flow_key *keys, const uint32_t *hashes, const uint8_t *sides,
+                 unsigned n, const bool timed)
+{
+    uint64_t bytes = 0;
+
+    for (unsigned i = 0; i < n; i++) {
+        if (i + PREFETCH_AHEAD < n && has_flow(&decoded[i + PREFETCH_AHEAD]))
+            flow_table_prefetch_flow(w->flows, hashes[i + PREFETCH_AHEAD]);
+        bytes += pkts[i].wirelen;
+        worker_tick(w, &pkts[i]);
+        if (!has_flow(&decoded[i])) {
+            counter_inc(&w->counters[WORKER_UNATTRIBUTED]);
+            worker_inspect(w, &pkts[i], &decoded[i], NULL, 0, false, timed);
+            continue;
+        }
+        bool created;
+        struct flow *f = worker_flow_of(w, &keys[i], hashes[i], sides[i],
+                                        &decoded[i], pkts[i].ts_ns, &created);
+        if (unlikely(f == NULL)) {
+            counter_inc(&w->counters[WORKER_UNATTRIBUTED]);
+            worker_inspect(w, &pkts[i], &decoded[i], NULL, 0, false, timed);
+            continue;
+        }
+        flow_update_inline(f, sides[i], &decoded[i], pkts[i].wirelen, pkts[i].ts_ns);
+        worker_inspect(w, &pkts[i], &decoded[i], f, sides[i], created, timed);
+    }
+    return bytes;
+}
+
 void worker_flow_burst(struct worker *w, const struct packet *pkts,
                        const struct decoded_packet *decoded, unsigned n)
 {
     struct flow_key keys[WORKER_BURST];
     uint32_t hashes[WORKER_BURST];
     uint8_t sides[WORKER_BURST];
-    uint64_t bytes = 0, start = rte_rdtsc();
+    uint64_t bytes, start = rte_rdtsc();
 
     if (w->shared != NULL)
         worker_take_rules(w);
@@ -558,31 +647,15 @@ void worker_flow_burst(struct worker *w, const struct packet *pkts,
         if (has_flow(&decoded[i]))
             flow_table_prefetch_flow(w->flows, hashes[i]);
 
-    for (unsigned i = 0; i < n; i++) {
-        if (i + PREFETCH_AHEAD < n && has_flow(&decoded[i + PREFETCH_AHEAD]))
-            flow_table_prefetch_flow(w->flows, hashes[i + PREFETCH_AHEAD]);
-        bytes += pkts[i].wirelen;
-        worker_tick(w, &pkts[i]);
-        if (!has_flow(&decoded[i])) {
-            counter_inc(&w->counters[WORKER_UNATTRIBUTED]);
-            worker_flowless_packet(w, &pkts[i], &decoded[i]);
-            continue;
-        }
-        bool created;
-        struct flow *f = worker_flow_of(w, &keys[i], hashes[i], sides[i],
-                                        &decoded[i], pkts[i].ts_ns, &created);
-        if (unlikely(f == NULL)) {
-            counter_inc(&w->counters[WORKER_UNATTRIBUTED]);
-            worker_flowless_packet(w, &pkts[i], &decoded[i]);
-            continue;
-        }
-        flow_update_inline(f, sides[i], &decoded[i], pkts[i].wirelen, pkts[i].ts_ns);
-        if (w->anomaly)
-            anomaly_worker_packet_inline(w->anomaly, &decoded[i], f,
-                                  (sides[i] & 1) == f->initiator ? FLOW_TOSERVER : FLOW_TOCLIENT,
-                                  created, pkts[i].wirelen);
-        if (w->engine)
-            worker_match(w, &pkts[i], &decoded[i], f, sides[i]);
+    /* Timing every packet's stages would cost more than some stages do
+     * (a TSC read is tens of cycles), so a sample of bursts is timed. */
+    if ((w->anomaly || w->engine) && (w->bursts++ & (WORKER_STAGE_SAMPLE - 1)) == 0) {
+        w->timing = true;
+        bytes = worker_flow_loop(w, pkts, decoded, keys, hashes, sides, n, true);
+        w->timing = false;
+        w->stage_packets += n;
+    } else {
+        bytes = worker_flow_loop(w, pkts, decoded, keys, hashes, sides, n, false);
     }
     counter_add(&w->counters[WORKER_PKTS], n);
     counter_add(&w->counters[WORKER_BYTES], bytes);
@@ -647,6 +720,13 @@ void worker_burst_histogram(const struct worker *w, uint64_t out[WORKER_BURST_HI
 {
     for (unsigned i = 0; i < WORKER_BURST_HIST; i++)
         out[i] = counter_read(&w->burst_cycles[i]);
+}
+
+void worker_stage_cycles(const struct worker *w, struct worker_stage_timing *out)
+{
+    out->packets = w->stage_packets;
+    for (unsigned i = 0; i < WORKER_STAGE_COUNT; i++)
+        out->cycles[i] = w->stage_cycles[i];
 }
 
 const struct stream_table *worker_stream_table(const struct worker *w)

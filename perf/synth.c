@@ -17,7 +17,8 @@ static void usage(FILE *out)
 "  -n, --packets N     packets (default 2000000)\n"
 "  -s, --size S        frame size with FCS, 64..1518, or imix (default 64)\n"
 "  -z, --zipf A        Zipf flow popularity with exponent A (default: uniform)\n"
-"  -p, --proto P       udp or tcp (default udp)\n"
+"  -p, --proto P       udp, tcp, or syn: a SYN flood, each flow a spoofed\n"
+"                      source (address and port) to " SYNTH_VICTIM ":80 (default udp)\n"
 "      --pps N         packet rate for timestamps (default 14880952)\n"
 "  -h, --help          this help\n");
 }
@@ -59,7 +60,12 @@ int main(int argc, char **argv)
             }
             break;
         case 'z': cfg.zipf = strtod(optarg, NULL); break;
-        case 'p': cfg.proto = strcmp(optarg, "tcp") == 0 ? 6 : 17; break;
+        case 'p':
+            if (synth_parse_proto(optarg, &cfg) < 0) {
+                fprintf(stderr, "mamori-synth: -p: '%s' is not udp, tcp or syn\n", optarg);
+                return 2;
+            }
+            break;
         case 'R': cfg.pps = strtoull(optarg, NULL, 10); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;

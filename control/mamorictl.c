@@ -142,7 +142,8 @@ static char *conn_line(struct conn *c, bool *eof)
     static size_t consumed;          /* bytes of the previous line to drop */
 
     *eof = false;
-    memmove(c->buf, c->buf + consumed, c->len - consumed);
+    if (consumed > 0)                /* c->buf is NULL before the first read */
+        memmove(c->buf, c->buf + consumed, c->len - consumed);
     c->len -= consumed;
     consumed = 0;
     for (;;) {

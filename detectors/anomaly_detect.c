@@ -27,20 +27,21 @@ static double hll_min_rows(const struct anomaly_engine *e, const struct an_snap 
 static void dst_estimate(const struct anomaly_engine *e, const struct an_snap *s, uint64_t x,
                          struct an_dst_est *est)
 {
-    const struct an_dst_cell *c0 = an_dst_cell(s, &e->dims, 0, x);
-    const struct an_dst_cell *c1 = an_dst_cell(s, &e->dims, 1, x);
+    size_t k0 = an_dst_index(&e->dims, 0, x), k1 = an_dst_index(&e->dims, 1, x);
+    const struct an_dst_cell *c0 = &s->dst[k0], *c1 = &s->dst[k1];
+    const struct an_dst_ext *x0 = &s->dst_ext[k0], *x1 = &s->dst_ext[k1];
 
     memset(est, 0, sizeof(*est));
     for (unsigned i = 0; i < AN_NCLASS; i++) {
-        est->pkts[i] = min2(c0->pkts[i], c1->pkts[i]);
+        est->pkts[i] = min2(an_dst_count(s, k0, i), an_dst_count(s, k1, i));
         est->total_pkts += est->pkts[i];
     }
     for (unsigned i = 0; i < AN_NBCLASS; i++) {
         est->bytes[i] = min2(c0->bytes[i], c1->bytes[i]) * (1u << AN_BYTE_SHIFT);
         est->total_bytes += est->bytes[i];
     }
-    est->new_flows = min2(c0->new_flows, c1->new_flows);
-    est->refl_port = c0->refl_votes >= c1->refl_votes ? c0->refl_port : c1->refl_port;
+    est->new_flows = min2(an_dst_count(s, k0, AN_NEW_FLOWS), an_dst_count(s, k1, AN_NEW_FLOWS));
+    est->refl_port = x0->refl_votes >= x1->refl_votes ? x0->refl_port : x1->refl_port;
     est->distinct_sources = -1;      /* computed when needed */
 }
 
@@ -361,17 +362,16 @@ static void detect_destinations(struct anomaly_engine *e, const struct an_snap *
     /* New candidates: the keys of busy cells. */
     const size_t n = (size_t)AN_ROWS * e->dims.dst_width;
     for (size_t k = 0; k < n; k++) {
-        const struct an_dst_cell *cell = &s->dst[k];
-        if (cell->votes == 0)
+        if (s->dst[k].votes == 0)
             continue;
         double total = 0;
         for (unsigned i = 0; i < AN_NCLASS; i++)
-            total += cell->pkts[i];
+            total += an_dst_count(s, k, i);
         if (total < e->cfg.track_min_pps)
             continue;
         struct an_addr a;
-        an_dst_cell_addr(&a, cell);
-        uint64_t x = cell->tag;
+        an_dst_cell_addr(&a, s, k);
+        uint64_t x = s->dst[k].tag;
         uint64_t h = sketch_hash64(x, e->cfg.seed);
         struct an_dst_est est;
         dst_estimate(e, s, x, &est);

@@ -103,27 +103,45 @@ struct an_addr {
     uint8_t version;
 };
 
-/* 128 bytes: two cache lines. The key is its tag, the address as one
- * number (an_addr_x()): an IPv4 address itself, or a hash of an IPv6 one
- * with the top bit set, whose address is then kept in key[] for the main
- * thread to report. A cell with votes == 0 and tag 0 is empty. Bytes are
+/* A destination's cell is split by how often it is written. The line every
+ * packet touches (struct an_dst_cell, 64 bytes) holds the key's tag, its
+ * votes and the low 16 bits of the packet counters; the rest (struct
+ * an_dst_ext, the same index in a parallel array) is touched on new flows,
+ * reflector responses, an IPv6 key taking the cell and a counter's carry,
+ * once in 65536 packets. Two lines a packet, not four, is what the
+ * statistics cost on traffic toward many destinations (every packet a
+ * cache miss per row).
+ *
+ * The key is the tag, the address as one number (an_addr_x()): an IPv4
+ * address itself, or a hash of an IPv6 one with the top bit set, whose
+ * address is then kept in the ext's key[] for the main thread to report. A
+ * cell with votes == 0 and tag 0 is empty. Votes saturate at 65535: a key
+ * that heavy keeps its cell for a while, which is the point. Bytes are
  * counted in units of 8 (a 32-bit counter then holds 34 GB a tick: no
- * saturation test per packet; frames lose < 8 bytes each). */
+ * saturation test per packet; frames lose < 8 bytes each). Read packet
+ * counts with an_dst_count(). */
 #define AN_BYTE_SHIFT 3
+
+/* The counters of a destination cell: packets per class, then new flows. */
+#define AN_NEW_FLOWS AN_NCLASS
+#define AN_NCOUNT (AN_NCLASS + 1)
 
 struct an_dst_cell {
     uint64_t tag;
-    uint64_t key[2];               /* IPv6 only */
-    uint32_t votes;
-    uint16_t pad0;
-    uint16_t refl_port;            /* majority source port of REFL_UNSOL */
-    uint32_t refl_votes;
-    uint32_t new_flows;
-    uint32_t pkts[AN_NCLASS];
+    uint16_t votes;
+    uint16_t count[AN_NCOUNT];     /* low halves; high halves in an_dst_ext */
     uint32_t bytes[AN_NBCLASS];    /* in units of 1 << AN_BYTE_SHIFT */
-    uint8_t pad1[8];
 };
-_Static_assert(sizeof(struct an_dst_cell) == 128, "dst cell is two lines");
+_Static_assert(sizeof(struct an_dst_cell) == 64, "dst cell is one line");
+
+struct an_dst_ext {
+    uint64_t key[2];               /* IPv6 only */
+    uint32_t refl_votes;
+    uint16_t refl_port;            /* majority source port of REFL_UNSOL */
+    uint16_t count_hi[AN_NCOUNT];
+    uint8_t pad1[12];
+};
+_Static_assert(sizeof(struct an_dst_ext) == 64, "dst ext is one line");
 
 struct an_hll_cell {
     uint8_t reg[AN_HLL_BYTES];
@@ -194,6 +212,7 @@ struct an_snap {
     uint64_t tick;                 /* seconds of packet time */
     struct an_totals tot;
     struct an_dst_cell *dst;
+    struct an_dst_ext *dst_ext;    /* parallel to dst */
     struct an_hll_cell *dsrc;
     struct an_pair_cell *pair;
     struct an_svc_cell *svc;
@@ -314,18 +333,25 @@ static inline uint64_t an_dst_x(const struct decoded_packet *d, uint64_t seed)
     return sketch_hash64(w[1], sketch_hash64(w[0], seed ^ 6)) | (1ull << 63);
 }
 
-/* The address of a destination cell's key. */
-static inline void an_dst_cell_addr(struct an_addr *a, const struct an_dst_cell *c)
+/* The address of destination cell k's key. */
+static inline void an_dst_cell_addr(struct an_addr *a, const struct an_snap *s, size_t k)
 {
-    if (c->tag >> 63) {
-        a->w[0] = c->key[0];
-        a->w[1] = c->key[1];
+    uint64_t tag = s->dst[k].tag;
+    if (tag >> 63) {
+        a->w[0] = s->dst_ext[k].key[0];
+        a->w[1] = s->dst_ext[k].key[1];
         a->version = 6;
     } else {
-        a->w[0] = c->tag;
+        a->w[0] = tag;
         a->w[1] = 0;
         a->version = 4;
     }
+}
+
+/* Counter i of destination cell k: packets of class i, or AN_NEW_FLOWS. */
+static inline uint32_t an_dst_count(const struct an_snap *s, size_t k, unsigned i)
+{
+    return (uint32_t)s->dst_ext[k].count_hi[i] << 16 | s->dst[k].count[i];
 }
 
 static inline bool an_key_eq(const uint64_t k[2], uint8_t kv, const struct an_addr *a)
@@ -408,32 +434,50 @@ static inline unsigned an_class(const struct anomaly_worker *aw, const struct de
 }
 
 /* Boyer-Moore majority vote of a destination cell's key: the same key adds
- * a vote, another takes one away, and takes the cell over at zero. No
- * branch on the outcome: with more destinations than cells the keys of a
- * cell alternate, and a mispredicted branch per row would cost more than
- * the whole update. The tag of an IPv4 address is the address; an IPv6
- * address is stored apart when it takes a cell (a branch on the version,
- * which traffic makes predictable). */
-static inline void an_dst_vote(struct an_dst_cell *c, uint64_t x, const struct decoded_packet *d)
+ * a vote, another takes one away, and takes the cell over at zero. The tag
+ * of an IPv4 address is the address; an IPv6 address is stored apart when
+ * it takes a cell (a branch on the version, which traffic makes
+ * predictable). */
+static inline void an_dst_vote(struct an_snap *s, size_t k, uint64_t x,
+                               const struct decoded_packet *d)
 {
+    struct an_dst_cell *c = &s->dst[k];
     uint64_t tag = c->tag;
     uint32_t v = c->votes;
-    bool eq = tag == x, take = v == 0;
-    c->votes = eq ? v + 1 : take ? 1 : v - 1;
-    c->tag = (eq | take) ? x : tag;
-    if (__builtin_expect(d->ip_version == 6, 0) && take && !eq)
-        memcpy(c->key, d->dst_addr, 16);
+    if (tag == x) {                 /* predictable: a key owns its cell, or many share it */
+        c->votes = (uint16_t)(v + (v != UINT16_MAX));
+        return;
+    }
+    /* Whether another key takes the cell (its votes ran out) is a coin
+     * toss when many destinations share it: masks, not a branch, which
+     * would mispredict on every other packet of such traffic. */
+    uint32_t take = v == 0;
+    uint64_t keep = (uint64_t)take - 1;       /* all ones when not taking */
+    c->votes = (uint16_t)(v + 2 * take - 1);  /* take: 1, else v - 1 */
+    c->tag = (tag & keep) | (x & ~keep);
+    if (__builtin_expect(d->ip_version == 6, 0) && take)
+        memcpy(s->dst_ext[k].key, d->dst_addr, 16);
 }
 
-/* A destination's cell in row `row`, from its an_addr_x(). The columns are
- * multiply-add-shift (Dietzfelbinger): ((a * x + b) mod 2^64) >> shift with
- * a random odd a and random b per row, strongly universal for 32-bit keys
- * and one multiply a row - the per-packet path skips the full mix. */
-static inline struct an_dst_cell *an_dst_cell(const struct an_snap *s, const struct an_dims *dm,
-                                              unsigned row, uint64_t x)
+/* Out of line (anomaly_worker.c): counter i's low half wrapped to zero;
+ * carry into the high half, or saturate at UINT32_MAX. */
+void an_dst_carry(struct an_snap *s, size_t k, unsigned i);
+
+static inline void an_dst_add(struct an_snap *s, size_t k, unsigned i)
+{
+    if (__builtin_expect(++s->dst[k].count[i] == 0, 0))
+        an_dst_carry(s, k, i);
+}
+
+/* Index of a destination's cell in row `row`, from its an_addr_x(). The
+ * columns are multiply-add-shift (Dietzfelbinger): ((a * x + b) mod 2^64)
+ * >> shift with a random odd a and random b per row, strongly universal for
+ * 32-bit keys and one multiply a row - the per-packet path skips the full
+ * mix. */
+static inline size_t an_dst_index(const struct an_dims *dm, unsigned row, uint64_t x)
 {
     size_t col = (size_t)((x * dm->dst_a[row] + dm->dst_b[row]) >> dm->dst_shift);
-    return &s->dst[(size_t)row * dm->dst_width + col];
+    return (size_t)row * dm->dst_width + col;
 }
 
 /* A brute-force guess is a connection to a login service whose client sent
@@ -447,8 +491,9 @@ static inline bool an_flow_milestone(uint64_t n)
     return (n & 1023) == 0 || n == AN_BF_CLIENT_PKTS;
 }
 
-/* Out of line (anomaly_worker.c): what only new flows, flow milestones and
- * unsolicited reflector responses need. */
+/* Out of line (anomaly_worker.c): what only new flows (within the tick's
+ * event budget: `created`), flow milestones and unsolicited reflector
+ * responses need. */
 void an_worker_flow_event(struct anomaly_worker *aw, const struct decoded_packet *d,
                           const struct flow *f, unsigned dir, bool created, unsigned cls,
                           uint64_t xdst);
@@ -477,28 +522,35 @@ static inline void anomaly_worker_packet_inline(struct anomaly_worker *aw,
 
     /* Both rows vote: a key that loses its cell in one row to a heavier
      * neighbour is still found in the other. */
-    struct an_dst_cell *c0 = an_dst_cell(s, &aw->dims, 0, x);
-    struct an_dst_cell *c1 = an_dst_cell(s, &aw->dims, 1, x);
-    an_dst_vote(c0, x, d);
-    an_dst_vote(c1, x, d);
-    c0->pkts[cls]++;
-    c1->pkts[cls]++;
-    c0->bytes[bcls] += units;
-    c1->bytes[bcls] += units;
-    if (__builtin_expect(flow_created || cls == AN_C_REFL_UNSOL ||
+    size_t k0 = an_dst_index(&aw->dims, 0, x), k1 = an_dst_index(&aw->dims, 1, x);
+    an_dst_vote(s, k0, x, d);
+    an_dst_vote(s, k1, x, d);
+    an_dst_add(s, k0, cls);
+    an_dst_add(s, k1, cls);
+    s->dst[k0].bytes[bcls] += units;
+    s->dst[k1].bytes[bcls] += units;
+    /* A spoofed flood makes every packet a new flow: past the budget, a
+     * tick keeps only the per-destination counts, so the cost of a flood
+     * stays bounded. Distinct sources and top sources stop growing; the
+     * flood itself is still measured in full. */
+    bool event = false;
+    if (flow_created) {
+        an_dst_add(s, k0, AN_NEW_FLOWS);
+        an_dst_add(s, k1, AN_NEW_FLOWS);
+        event = ++s->tot.new_flows <= aw->event_budget;
+        s->tot.events_skipped += !event;
+    }
+    if (__builtin_expect(event || cls == AN_C_REFL_UNSOL ||
                          (f != NULL && an_flow_milestone(f->pkts[dir])), 0))
-        an_worker_flow_event(aw, d, f, dir, flow_created, cls, x);
+        an_worker_flow_event(aw, d, f, dir, event, cls, x);
 }
 
 static inline void anomaly_worker_prefetch_inline(const struct anomaly_worker *aw,
                                                   const struct decoded_packet *d)
 {
     uint64_t x = an_dst_x(d, aw->seed);
-    for (unsigned r = 0; r < AN_ROWS; r++) {
-        const struct an_dst_cell *c = an_dst_cell(aw->cur, &aw->dims, r, x);
-        __builtin_prefetch(c, 1);
-        __builtin_prefetch((const uint8_t *)c + 64, 1);
-    }
+    for (unsigned r = 0; r < AN_ROWS; r++)
+        __builtin_prefetch(&aw->cur->dst[an_dst_index(&aw->dims, r, x)], 1);
 }
 
 /* ---- shared by the worker and the engine ------------------------------------ */

@@ -44,19 +44,21 @@ int an_dims_init(struct an_dims *dm, const struct anomaly_config *cfg)
     return 0;
 }
 
-static size_t snap_bytes(const struct an_dims *dm, size_t *off)
+static size_t snap_bytes(const struct an_dims *dm, size_t off[6])
 {
+    const size_t sizes[6] = {
+        (size_t)AN_ROWS * dm->dst_width * sizeof(struct an_dst_cell),
+        (size_t)AN_ROWS * dm->dst_width * sizeof(struct an_dst_ext),
+        (size_t)AN_ROWS * dm->dsrc_width * sizeof(struct an_hll_cell),
+        (size_t)AN_ROWS * dm->ev_width * sizeof(struct an_pair_cell),
+        (size_t)AN_ROWS * dm->ev_width * sizeof(struct an_svc_cell),
+        (size_t)AN_ROWS * dm->bf_width * sizeof(struct an_bf_cell),
+    };
     size_t n = 0;
-    off[0] = n;
-    n += (size_t)AN_ROWS * dm->dst_width * sizeof(struct an_dst_cell);
-    off[1] = n;
-    n += (size_t)AN_ROWS * dm->dsrc_width * sizeof(struct an_hll_cell);
-    off[2] = n;
-    n += (size_t)AN_ROWS * dm->ev_width * sizeof(struct an_pair_cell);
-    off[3] = n;
-    n += (size_t)AN_ROWS * dm->ev_width * sizeof(struct an_svc_cell);
-    off[4] = n;
-    n += (size_t)AN_ROWS * dm->bf_width * sizeof(struct an_bf_cell);
+    for (unsigned i = 0; i < 6; i++) {
+        off[i] = n;
+        n += sizes[i];
+    }
     return n;
 }
 
@@ -64,7 +66,7 @@ static size_t snap_bytes(const struct an_dims *dm, size_t *off)
  * the per-destination table is hit at random lines on every packet. */
 int an_snap_init(struct an_snap *s, const struct an_dims *dm)
 {
-    size_t off[5];
+    size_t off[6];
     size_t n = snap_bytes(dm, off);
     size_t rounded = (n + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
 
@@ -77,10 +79,11 @@ int an_snap_init(struct an_snap *s, const struct an_dims *dm)
     s->mem_bytes = n;
     uint8_t *m = s->mem;
     s->dst = (struct an_dst_cell *)(m + off[0]);
-    s->dsrc = (struct an_hll_cell *)(m + off[1]);
-    s->pair = (struct an_pair_cell *)(m + off[2]);
-    s->svc = (struct an_svc_cell *)(m + off[3]);
-    s->bf = (struct an_bf_cell *)(m + off[4]);
+    s->dst_ext = (struct an_dst_ext *)(m + off[1]);
+    s->dsrc = (struct an_hll_cell *)(m + off[2]);
+    s->pair = (struct an_pair_cell *)(m + off[3]);
+    s->svc = (struct an_svc_cell *)(m + off[4]);
+    s->bf = (struct an_bf_cell *)(m + off[5]);
     s->tick = AN_NO_TICK;
     return 0;
 }
@@ -122,31 +125,41 @@ static void merge_counts(uint32_t *d, const uint32_t *s, size_t n)
         d[i] = an_sat_add(d[i], s[i]);
 }
 
-static void merge_dst(struct an_dst_cell *d, const struct an_dst_cell *s)
+static void merge_dst(struct an_snap *ds, const struct an_snap *ss, size_t k)
 {
-    if (s->votes == 0 && s->new_flows == 0 && s->refl_votes == 0) {
+    struct an_dst_cell *d = &ds->dst[k];
+    struct an_dst_ext *dx = &ds->dst_ext[k];
+    const struct an_dst_cell *s = &ss->dst[k];
+    const struct an_dst_ext *sx = &ss->dst_ext[k];
+
+    if (s->votes == 0 && sx->refl_votes == 0) {
         bool any = false;
-        for (unsigned i = 0; i < AN_NCLASS; i++)
-            any |= s->pkts[i] != 0;
+        for (unsigned i = 0; i < AN_NCOUNT; i++)
+            any |= s->count[i] != 0 || sx->count_hi[i] != 0;
         if (!any)
             return;
     }
-    if (d->votes == 0 || vote_merge(&d->votes, s->votes, d->tag == s->tag)) {
-        if (d->votes == 0)
-            d->votes = s->votes;
+    uint32_t votes = d->votes;
+    if (votes == 0 || vote_merge(&votes, s->votes, d->tag == s->tag)) {
+        if (votes == 0)
+            votes = s->votes;
         d->tag = s->tag;
-        d->key[0] = s->key[0];
-        d->key[1] = s->key[1];
+        dx->key[0] = sx->key[0];
+        dx->key[1] = sx->key[1];
     }
-    if (d->refl_votes == 0 || d->refl_port == s->refl_port) {
-        if (d->refl_votes == 0)
-            d->refl_port = s->refl_port;
-        d->refl_votes = an_sat_add(d->refl_votes, s->refl_votes);
-    } else if (vote_merge(&d->refl_votes, s->refl_votes, false)) {
-        d->refl_port = s->refl_port;
+    d->votes = (uint16_t)(votes > UINT16_MAX ? UINT16_MAX : votes);
+    if (dx->refl_votes == 0 || dx->refl_port == sx->refl_port) {
+        if (dx->refl_votes == 0)
+            dx->refl_port = sx->refl_port;
+        dx->refl_votes = an_sat_add(dx->refl_votes, sx->refl_votes);
+    } else if (vote_merge(&dx->refl_votes, sx->refl_votes, false)) {
+        dx->refl_port = sx->refl_port;
     }
-    d->new_flows = an_sat_add(d->new_flows, s->new_flows);
-    merge_counts(d->pkts, s->pkts, AN_NCLASS);
+    for (unsigned i = 0; i < AN_NCOUNT; i++) {
+        uint32_t n = an_sat_add(an_dst_count(ds, k, i), an_dst_count(ss, k, i));
+        d->count[i] = (uint16_t)n;
+        dx->count_hi[i] = (uint16_t)(n >> 16);
+    }
     merge_counts(d->bytes, s->bytes, AN_NBCLASS);
 }
 
@@ -222,7 +235,7 @@ void an_snap_merge(struct an_snap *d, const struct an_snap *s, const struct an_d
 
     n = (size_t)AN_ROWS * dm->dst_width;
     for (size_t i = 0; i < n; i++)
-        merge_dst(&d->dst[i], &s->dst[i]);
+        merge_dst(d, s, i);
     n = (size_t)AN_ROWS * dm->dsrc_width;
     for (size_t i = 0; i < n; i++)
         hll_reg_merge(d->dsrc[i].reg, s->dsrc[i].reg, AN_HLL_P);
@@ -382,7 +395,16 @@ void anomaly_worker_prefetch(const struct anomaly_worker *aw, const struct decod
     anomaly_worker_prefetch_inline(aw, d);
 }
 
-static void refl_port_vote(struct an_dst_cell *c, uint16_t port)
+void an_dst_carry(struct an_snap *s, size_t k, unsigned i)
+{
+    uint16_t *hi = &s->dst_ext[k].count_hi[i];
+    if (*hi == UINT16_MAX)
+        s->dst[k].count[i] = UINT16_MAX;       /* saturated */
+    else
+        ++*hi;
+}
+
+static void refl_port_vote(struct an_dst_ext *c, uint16_t port)
 {
     if (c->refl_port == port) {
         c->refl_votes++;
@@ -518,6 +540,27 @@ static void bf_update(struct anomaly_worker *aw, const struct an_addr *src, uint
     }
 }
 
+/* Every 1024th packet of a flow direction (traffic weight for "top
+ * sources"), and the brute-force mark. */
+static void flow_milestone(struct anomaly_worker *aw, const struct decoded_packet *d,
+                           const struct flow *f, unsigned dir, uint64_t xdst)
+{
+    struct an_addr src, dst;
+    an_addr_load(&src, d->src_addr, d->ip_version);
+    an_addr_load(&dst, d->dst_addr, d->ip_version);
+    uint64_t hsrc = an_addr_hash(&src, aw->seed);
+    uint64_t hdst = sketch_hash64(xdst, aw->seed);
+    uint64_t n = f->pkts[dir];
+
+    if ((n & 1023) == 0)
+        pair_weight(aw, &src, hsrc, &dst, hdst, 1024, false, false, 0);
+    /* A login exchange under way: the client opened with a SYN and has
+     * sent AN_BF_CLIENT_PKTS packets to a login service. */
+    if (n == AN_BF_CLIENT_PKTS && dir == FLOW_TOSERVER && d->ip_proto == IPPROTO_TCP &&
+        (f->tcp_flags[FLOW_TOSERVER] & AN_TH_SYN) && an_port_in(aw->bf_ports, d->dst_port))
+        bf_update(aw, &src, hsrc, &dst, hdst, d->dst_port, 1, 0, 0);
+}
+
 void an_worker_flow_event(struct anomaly_worker *aw, const struct decoded_packet *d,
                           const struct flow *f, unsigned dir, bool created, unsigned cls,
                           uint64_t xdst)
@@ -526,41 +569,19 @@ void an_worker_flow_event(struct anomaly_worker *aw, const struct decoded_packet
     struct an_addr src, dstv;
     const struct an_addr *dst = &dstv;
 
-    if (cls == AN_C_REFL_UNSOL || created) {
-        for (unsigned r = 0; r < AN_ROWS; r++) {
-            struct an_dst_cell *c = an_dst_cell(s, &aw->dims, r, xdst);
-            if (cls == AN_C_REFL_UNSOL)
-                refl_port_vote(c, d->src_port);     /* which service reflects */
-            c->new_flows += created;
-        }
-    }
-    if (!created && (f == NULL || !an_flow_milestone(f->pkts[dir])))
+    if (cls == AN_C_REFL_UNSOL)                     /* which service reflects */
+        for (unsigned r = 0; r < AN_ROWS; r++)
+            refl_port_vote(&s->dst_ext[an_dst_index(&aw->dims, r, xdst)], d->src_port);
+    if (!created) {
+        if (f != NULL && an_flow_milestone(f->pkts[dir]))
+            flow_milestone(aw, d, f, dir, xdst);
         return;
-
+    }
     an_addr_load(&src, d->src_addr, d->ip_version);
     an_addr_load(&dstv, d->dst_addr, d->ip_version);
     uint64_t hsrc = an_addr_hash(&src, aw->seed);
     uint64_t hdst = sketch_hash64(xdst, aw->seed);
 
-    if (!created) {
-        uint64_t n = f->pkts[dir];
-        if ((n & 1023) == 0)
-            pair_weight(aw, &src, hsrc, dst, hdst, 1024, false, false, 0);
-        /* A login exchange under way: the client opened with a SYN and has
-         * sent AN_BF_CLIENT_PKTS packets to a login service. */
-        if (n == AN_BF_CLIENT_PKTS && dir == FLOW_TOSERVER && d->ip_proto == IPPROTO_TCP &&
-            (f->tcp_flags[FLOW_TOSERVER] & AN_TH_SYN) && an_port_in(aw->bf_ports, d->dst_port))
-            bf_update(aw, &src, hsrc, dst, hdst, d->dst_port, 1, 0, 0);
-        return;
-    }
-    /* A spoofed flood makes every packet a new flow: past the budget, a
-     * tick keeps only the per-destination counts (above), so the cost of
-     * a flood stays bounded. Distinct sources and top sources stop growing;
-     * the flood itself is still measured in full. */
-    if (++s->tot.new_flows > aw->event_budget) {
-        s->tot.events_skipped++;
-        return;
-    }
     for (unsigned r = 0; r < AN_ROWS; r++) {
         struct an_hll_cell *c = &s->dsrc[(size_t)r * aw->dims.dsrc_width +
                                          an_col(hdst, r, aw->dims.dsrc_shift)];

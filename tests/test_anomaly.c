@@ -1079,10 +1079,10 @@ static void digest_hook(void *ctx, uint64_t tick, const struct an_snap *s, const
     for (size_t i = 0; i < (size_t)AN_ROWS * dm->dst_width; i++) {
         const struct an_dst_cell *c = &s->dst[i];
         for (unsigned k = 0; k < AN_NCLASS; k++)
-            h = mixin(h, c->pkts[k]);
+            h = mixin(h, an_dst_count(s, i, k));
         for (unsigned k = 0; k < AN_NBCLASS; k++)
             h = mixin(h, c->bytes[k]);
-        h = mixin(h, c->new_flows);
+        h = mixin(h, an_dst_count(s, i, AN_NEW_FLOWS));
     }
     for (size_t i = 0; i < (size_t)AN_ROWS * dm->dsrc_width; i++)
         for (unsigned k = 0; k < AN_HLL_BYTES; k += 8) {
@@ -1174,6 +1174,50 @@ static void test_merge_equals_single(void)
     harness_free(h4);
 }
 
+/* A destination cell keeps 16 bits of each counter in its per-packet line
+ * and carries into a second line: counts past 65535 a tick are exact, in a
+ * worker and through a merge, and saturate at UINT32_MAX. */
+static void test_dst_counter_carry(void)
+{
+    struct anomaly_config cfg;
+    anomaly_config_default(&cfg);
+    cfg.dst_width = cfg.dsrc_width = cfg.event_width = cfg.bf_width = 256;
+    char err[128];
+    struct anomaly_engine *e = anomaly_engine_create(&cfg, 2, NULL, NULL, err, sizeof(err));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    struct anomaly_worker *w[2] = { anomaly_engine_worker(e, 0), anomaly_engine_worker(e, 1) };
+    const struct an_dims dm = w[0]->dims;     /* the engine's seeds */
+    struct decoded_packet d = mk(ip4(192, 0, 2, 1), 40000, ip4(10, 0, 0, 7), 80, IPPROTO_TCP,
+                                 TH_SYN);
+    const unsigned n[2] = { 70000, 140001 };
+    for (unsigned i = 0; i < 2; i++)
+        for (unsigned k = 0; k < n[i]; k++)
+            anomaly_worker_packet(w[i], &d, NULL, 0, true, 64);
+    uint64_t x = an_dst_x(&d, w[0]->seed);
+    for (unsigned r = 0; r < AN_ROWS; r++) {
+        size_t k = an_dst_index(&dm, r, x);
+        CU_ASSERT_EQUAL(an_dst_count(w[0]->cur, k, AN_C_SYN), 70000);
+        CU_ASSERT_EQUAL(an_dst_count(w[0]->cur, k, AN_NEW_FLOWS), 70000);
+        CU_ASSERT_EQUAL(w[0]->cur->dst[k].votes, UINT16_MAX);
+    }
+    an_snap_merge(w[0]->cur, w[1]->cur, &dm);
+    for (unsigned r = 0; r < AN_ROWS; r++) {
+        size_t k = an_dst_index(&dm, r, x);
+        CU_ASSERT_EQUAL(an_dst_count(w[0]->cur, k, AN_C_SYN), 210001);
+        CU_ASSERT_EQUAL(an_dst_count(w[0]->cur, k, AN_NEW_FLOWS), 210001);
+        CU_ASSERT_EQUAL(an_dst_count(w[0]->cur, k, AN_C_UDP), 0);
+        CU_ASSERT_EQUAL(w[0]->cur->dst[k].tag, x);
+    }
+    /* Saturation: one short of the top, then three more. */
+    size_t k0 = an_dst_index(&dm, 0, x);
+    w[1]->cur->dst[k0].count[AN_C_SYN] = UINT16_MAX - 1;
+    w[1]->cur->dst_ext[k0].count_hi[AN_C_SYN] = UINT16_MAX;
+    for (unsigned k = 0; k < 3; k++)
+        anomaly_worker_packet(w[1], &d, NULL, 0, false, 64);
+    CU_ASSERT_EQUAL(an_dst_count(w[1]->cur, k0, AN_C_SYN), UINT32_MAX);
+    anomaly_engine_destroy(e);
+}
+
 /* Snapshot merge itself: two halves merged equal the whole, cell by cell. */
 static void test_snapshot_merge(void)
 {
@@ -1203,9 +1247,10 @@ static void test_snapshot_merge(void)
     CU_ASSERT_EQUAL(x->tot.new_flows, a->tot.new_flows);
     size_t diff = 0;
     for (size_t i = 0; i < (size_t)AN_ROWS * dm.dst_width; i++) {
-        diff += memcmp(x->dst[i].pkts, a->dst[i].pkts, sizeof(a->dst[i].pkts)) != 0;
+        for (unsigned k = 0; k < AN_NCLASS; k++)
+            diff += an_dst_count(x, i, k) != an_dst_count(a, i, k);
         diff += memcmp(x->dst[i].bytes, a->dst[i].bytes, sizeof(a->dst[i].bytes)) != 0;
-        diff += x->dst[i].new_flows != a->dst[i].new_flows;
+        diff += an_dst_count(x, i, AN_NEW_FLOWS) != an_dst_count(a, i, AN_NEW_FLOWS);
     }
     for (size_t i = 0; i < (size_t)AN_ROWS * dm.dsrc_width; i++)
         diff += memcmp(x->dsrc[i].reg, a->dsrc[i].reg, AN_HLL_BYTES) != 0;
@@ -1526,6 +1571,7 @@ int main(void)
         { "snapshot merge equals one stream", test_snapshot_merge },
         { "1, 2, 4 workers: same ticks, same alerts", test_merge_equals_single },
         { "memory fixed under 1M spoofed sources", test_fixed_memory },
+        { "destination counters carry past 16 bits", test_dst_counter_carry },
         { "main thread away: ticks dropped, counted", test_dropped_ticks },
         { "lifecycle: start, updates, end", test_lifecycle },
         { "lifecycle: no flapping", test_no_flapping },

@@ -601,8 +601,15 @@ worker_flow_loop(struct worker *w, const struct packet *pkts, const struct decod
     uint64_t bytes = 0;
 
     for (unsigned i = 0; i < n; i++) {
-        if (i + PREFETCH_AHEAD < n && has_flow(&decoded[i + PREFETCH_AHEAD]))
-            flow_table_prefetch_flow(w->flows, hashes[i + PREFETCH_AHEAD]);
+        if (i + PREFETCH_AHEAD < n) {
+            const struct decoded_packet *ahead = &decoded[i + PREFETCH_AHEAD];
+            if (has_flow(ahead))
+                flow_table_prefetch_flow(w->flows, hashes[i + PREFETCH_AHEAD]);
+            /* The destination's statistics lines: a miss per row on
+             * traffic to many hosts, behind the flow lookup's own. */
+            if (w->anomaly && (ahead->flags & DECODED_IP))
+                anomaly_worker_prefetch_inline(w->anomaly, ahead);
+        }
         bytes += pkts[i].wirelen;
         worker_tick(w, &pkts[i]);
         if (!has_flow(&decoded[i])) {

@@ -60,6 +60,7 @@ struct key {
     size_t off2;             /* K_CUSTOM lists: their count field */
     double lo, hi;           /* numbers; hi == 0: the type's largest */
     bool pow2;               /* K_UINT: a power of two */
+    bool zero_ok;            /* K_UINT: 0 ("automatic") too, below lo */
     int arg;                 /* K_CUSTOM: what the parser needs to know */
     bool late;               /* parsed after every other key (it reads them) */
     const struct key *sub;
@@ -214,7 +215,7 @@ static const struct key dpdk_keys[] = {
       .help = "what follows --dpdk --: the EAL's arguments" },
     { .name = "fallback", .type = K_CHOICE, OPT(fallback_afxdp), .choices = fallbacks,
       .help = "--fallback afxdp: capture af-xdp.interfaces if DPDK cannot start" },
-    { .name = "mbufs", .type = K_UINT, OPT(mbufs), .lo = 0, .hi = 1u << 24,
+    { .name = "mbufs", .type = K_UINT, OPT(mbufs), .lo = 16, .zero_ok = true, .hi = 1u << 24,
       .help = "--mbufs: RX mempool buffers (0: sized from the ports and workers)" },
     END,
 };
@@ -704,8 +705,8 @@ static int range_error(struct conf *c, yaml_node_t *n, const struct key *k, cons
     char why[160];
     uint64_t hi = k->hi > 0 ? (uint64_t)k->hi : type_max(k->size);
 
-    snprintf(why, sizeof(why), "is not %s from %.0f to %llu%s", what, k->lo,
-             (unsigned long long)hi, k->pow2 ? ", a power of two" : "");
+    snprintf(why, sizeof(why), "is not %s%s from %.0f to %llu%s", k->zero_ok ? "0 or " : "",
+             what, k->lo, (unsigned long long)hi, k->pow2 ? ", a power of two" : "");
     return bad_value(c, n, why);
 }
 
@@ -715,8 +716,8 @@ static int set_uint(struct conf *c, const struct key *k, yaml_node_t *n, void *f
 
     if (want_scalar(c, n, "a whole number") < 0)
         return -1;
-    if (!parse_whole(text(n), 10, &v) || v < (uint64_t)k->lo || v > hi ||
-        (k->pow2 && (v & (v - 1)) != 0))
+    if (!parse_whole(text(n), 10, &v) || (v < (uint64_t)k->lo && !(k->zero_ok && v == 0)) ||
+        v > hi || (k->pow2 && (v & (v - 1)) != 0))
         return range_error(c, n, k, "a whole number");
     store_uint(field, k->size, v);
     return 0;

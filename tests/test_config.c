@@ -547,6 +547,8 @@ static const struct { const char *yaml, *message; } bad[] = {
       "bad.yaml:3: vars.address-groups.A_NET: '$B_NET': " },
     { "vars:\n  port-groups:\n    BAD-NAME: \"80\"\n",
       "bad.yaml:3: vars.port-groups.BAD-NAME: 'BAD-NAME': invalid variable name" },
+    { "capture:\n  dpdk:\n    mbufs: 8\n",
+      "bad.yaml:3: capture.dpdk.mbufs: '8' is not 0 or a whole number from 16 to 16777216" },
     { "stream: [\n", "bad.yaml:2: YAML: " },
 };
 

@@ -1,4 +1,5 @@
 /* sensor.c - the main thread's loop over any capture path. */
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -374,7 +375,9 @@ int sensor_run(struct sensor *s, char *err, size_t errlen)
             c->ops->stop(c);
             stopping = true;
         }
-        if (drained == 0) {
+        if (drained == 0 && s->anomaly && anomaly_engine_wanted(s->anomaly)) {
+            sched_yield();
+        } else if (drained == 0) {
             struct timespec pause = { 0, 1000000 };   /* 1 ms: the tick needs no more */
             nanosleep(&pause, NULL);
         }

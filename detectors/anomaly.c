@@ -932,6 +932,20 @@ static unsigned poll_ticks(struct anomaly_engine *e, bool ending)
     }
 }
 
+bool anomaly_engine_wanted(const struct anomaly_engine *e)
+{
+    for (unsigned i = 0; i < e->nworkers; i++) {
+        struct anomaly_worker *aw = e->workers[i];
+        if (atomic_load_explicit(&aw->starved, memory_order_relaxed))
+            return true;
+        /* Live, a published tick may wait for a quiet worker's clock:
+         * no reason to spin for it. */
+        if (aw->lossless && an_ring_peek(&aw->published) != NULL)
+            return true;
+    }
+    return false;
+}
+
 unsigned anomaly_engine_poll(struct anomaly_engine *e)
 {
     return poll_ticks(e, false);

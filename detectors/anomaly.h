@@ -331,6 +331,13 @@ struct anomaly_worker *anomaly_engine_worker(struct anomaly_engine *e, unsigned 
 /* Evaluate every tick that is ready; returns how many. Never blocks. */
 unsigned anomaly_engine_poll(struct anomaly_engine *e);
 
+/* Some worker waits for the main thread: it has published a tick not yet
+ * taken, or (offline, lossless) it waits for a free snapshot. A main loop
+ * that sleeps when idle should poll again soon instead: offline, a worker
+ * replaying a capture with packets in thousands of seconds would otherwise
+ * wait a sleep per tick or two. */
+bool anomaly_engine_wanted(const struct anomaly_engine *e);
+
 /* End of input (every worker finished): evaluate what is left, then end
  * every active attack (an end alert each). */
 void anomaly_engine_finish(struct anomaly_engine *e);

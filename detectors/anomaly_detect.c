@@ -348,6 +348,36 @@ static void eval_dst(struct anomaly_engine *e, const struct an_snap *s, uint64_t
     }
 }
 
+/* Destination cell k of a merged tick: its key is evaluated, and becomes
+ * tracked, when the cell is busy. */
+static void dst_candidate(struct anomaly_engine *e, const struct an_snap *s, uint64_t tick,
+                          size_t k)
+{
+    if (s->dst[k].votes == 0)
+        return;
+    double total = 0;
+    for (unsigned i = 0; i < AN_NCLASS; i++)
+        total += an_dst_count(s, k, i);
+    if (total < e->cfg.track_min_pps)
+        return;
+    struct an_addr a;
+    an_dst_cell_addr(&a, s, k);
+    uint64_t x = s->dst[k].tag;
+    uint64_t h = sketch_hash64(x, e->cfg.seed);
+    struct an_dst_est est;
+    dst_estimate(e, s, x, &est);
+    if (est.total_pkts < e->cfg.track_min_pps)
+        return;                      /* the cell was busy, not this key */
+    struct an_tracked_dst *t = dst_find(e, h, &a, true, tick);
+    if (t != NULL) {
+        t->last_active = tick;
+        if (t->eval_tick == tick)
+            return;
+        t->eval_tick = tick;
+    }
+    eval_dst(e, s, tick, t, &a, h);  /* untracked (table full): floors only */
+}
+
 static void detect_destinations(struct anomaly_engine *e, const struct an_snap *s, uint64_t tick)
 {
     /* Every tracked destination, whether or not it was busy this tick:
@@ -360,32 +390,12 @@ static void detect_destinations(struct anomaly_engine *e, const struct an_snap *
         eval_dst(e, s, tick, t, &t->addr, t->h);
     }
     /* New candidates: the keys of busy cells. */
-    const size_t n = (size_t)AN_ROWS * e->dims.dst_width;
-    for (size_t k = 0; k < n; k++) {
-        if (s->dst[k].votes == 0)
-            continue;
-        double total = 0;
-        for (unsigned i = 0; i < AN_NCLASS; i++)
-            total += an_dst_count(s, k, i);
-        if (total < e->cfg.track_min_pps)
-            continue;
-        struct an_addr a;
-        an_dst_cell_addr(&a, s, k);
-        uint64_t x = s->dst[k].tag;
-        uint64_t h = sketch_hash64(x, e->cfg.seed);
-        struct an_dst_est est;
-        dst_estimate(e, s, x, &est);
-        if (est.total_pkts < e->cfg.track_min_pps)
-            continue;                /* the cell was busy, not this key */
-        struct an_tracked_dst *t = dst_find(e, h, &a, true, tick);
-        if (t != NULL) {
-            t->last_active = tick;
-            if (t->eval_tick == tick)
-                continue;
-            t->eval_tick = tick;
-        }
-        eval_dst(e, s, tick, t, &a, h);   /* untracked (table full): floors only */
-    }
+    struct an_cells it;
+    size_t lo, hi;
+    an_cells_begin(&it, s, s->dst, sizeof(*s->dst), (size_t)AN_ROWS * e->dims.dst_width);
+    while (an_cells_next(&it, &lo, &hi))
+        for (size_t k = lo; k < hi; k++)
+            dst_candidate(e, s, tick, k);
     /* Idle ones go. Removal shifts entries back, so re-check the slot. */
     for (uint32_t i = 0; i <= e->dst_mask; i++) {
         struct an_tracked_dst *t = &e->dsts[i];
@@ -462,40 +472,62 @@ static struct an_cand *cand_find(struct anomaly_engine *e, uint8_t kind, uint64_
     return c;
 }
 
-static void enumerate_candidates(struct anomaly_engine *e, const struct an_snap *s, uint64_t tick)
+static void pair_candidate(struct anomaly_engine *e, const struct an_pair_cell *pc, uint64_t tick)
+{
+    const uint64_t seed = e->cfg.seed;
+    if (pc->votes == 0 || pc->attempts < AN_SCAN_TRACK_MIN)
+        return;
+    struct an_addr src, dst;
+    cell_addr(&src, pc->src, pc->version);
+    cell_addr(&dst, pc->dst, pc->version);
+    uint64_t h = an_pair_hash(an_addr_hash(&src, seed), an_addr_hash(&dst, seed), seed);
+    (void)cand_find(e, AN_K_PAIR, h, &src, &dst, 0, 0, tick);
+}
+
+static void svc_candidate(struct anomaly_engine *e, const struct an_svc_cell *sc, uint64_t tick)
 {
     const uint64_t seed = e->cfg.seed;
     const struct an_addr none = { { 0, 0 }, 0 };
-    const size_t nev = (size_t)AN_ROWS * e->dims.ev_width;
+    if (sc->votes == 0 || sc->attempts < AN_SCAN_TRACK_MIN)
+        return;
+    struct an_addr src;
+    cell_addr(&src, sc->src, sc->version);
+    uint64_t h = an_svc_hash(an_addr_hash(&src, seed), sc->port, sc->proto, seed);
+    (void)cand_find(e, AN_K_SVC, h, &src, &none, sc->port, sc->proto, tick);
+}
 
-    for (size_t k = 0; k < nev; k++) {
-        const struct an_pair_cell *pc = &s->pair[k];
-        if (pc->votes > 0 && pc->attempts >= AN_SCAN_TRACK_MIN) {
-            struct an_addr src, dst;
-            cell_addr(&src, pc->src, pc->version);
-            cell_addr(&dst, pc->dst, pc->version);
-            uint64_t h = an_pair_hash(an_addr_hash(&src, seed), an_addr_hash(&dst, seed), seed);
-            (void)cand_find(e, AN_K_PAIR, h, &src, &dst, 0, 0, tick);
-        }
-        const struct an_svc_cell *sc = &s->svc[k];
-        if (sc->votes > 0 && sc->attempts >= AN_SCAN_TRACK_MIN) {
-            struct an_addr src;
-            cell_addr(&src, sc->src, sc->version);
-            uint64_t h = an_svc_hash(an_addr_hash(&src, seed), sc->port, sc->proto, seed);
-            (void)cand_find(e, AN_K_SVC, h, &src, &none, sc->port, sc->proto, tick);
-        }
-    }
-    const size_t nbf = (size_t)AN_ROWS * e->dims.bf_width;
-    for (size_t k = 0; k < nbf; k++) {
-        const struct an_bf_cell *bc = &s->bf[k];
-        if (bc->votes == 0 || bc->attempts == 0)
-            continue;
-        struct an_addr src, dst;
-        cell_addr(&src, bc->src, bc->version);
-        cell_addr(&dst, bc->dst, bc->version);
-        uint64_t h = an_bf_hash(an_addr_hash(&src, seed), an_addr_hash(&dst, seed), bc->port, seed);
-        (void)cand_find(e, AN_K_BF, h, &src, &dst, bc->port, IPPROTO_TCP, tick);
-    }
+static void bf_candidate(struct anomaly_engine *e, const struct an_bf_cell *bc, uint64_t tick)
+{
+    const uint64_t seed = e->cfg.seed;
+    if (bc->votes == 0 || bc->attempts == 0)
+        return;
+    struct an_addr src, dst;
+    cell_addr(&src, bc->src, bc->version);
+    cell_addr(&dst, bc->dst, bc->version);
+    uint64_t h = an_bf_hash(an_addr_hash(&src, seed), an_addr_hash(&dst, seed), bc->port, seed);
+    (void)cand_find(e, AN_K_BF, h, &src, &dst, bc->port, IPPROTO_TCP, tick);
+}
+
+/* The keys of the tick's busy event cells (only the cells it wrote, when
+ * it was sparse). */
+static void enumerate_candidates(struct anomaly_engine *e, const struct an_snap *s, uint64_t tick)
+{
+    const size_t nev = (size_t)AN_ROWS * e->dims.ev_width;
+    struct an_cells it;
+    size_t lo, hi;
+
+    an_cells_begin(&it, s, s->pair, sizeof(*s->pair), nev);
+    while (an_cells_next(&it, &lo, &hi))
+        for (size_t k = lo; k < hi; k++)
+            pair_candidate(e, &s->pair[k], tick);
+    an_cells_begin(&it, s, s->svc, sizeof(*s->svc), nev);
+    while (an_cells_next(&it, &lo, &hi))
+        for (size_t k = lo; k < hi; k++)
+            svc_candidate(e, &s->svc[k], tick);
+    an_cells_begin(&it, s, s->bf, sizeof(*s->bf), (size_t)AN_ROWS * e->dims.bf_width);
+    while (an_cells_next(&it, &lo, &hi))
+        for (size_t k = lo; k < hi; k++)
+            bf_candidate(e, &s->bf[k], tick);
 }
 
 /* This tick's counts of a candidate into its window slot (min over rows). */

@@ -219,7 +219,58 @@ struct an_snap {
     struct an_bf_cell *bf;
     void *mem;                     /* one allocation for all tables */
     size_t mem_bytes;
+    uint64_t *dirty;               /* a bit per block of mem that may be non-zero */
+    size_t dirty_words;
+    bool all_dirty;                /* dense: the bits are not kept, all of mem counts */
 };
+
+/* ---- sparse ticks ------------------------------------------------------------
+ * A tick of a few packets writes a few cells, but merging, scanning and
+ * clearing a whole snapshot reads and writes all of it (6.75 MiB with the
+ * defaults): replayed offline, a capture whose packets spread over
+ * thousands of seconds (most real ones: the merged nDPI capture has 11
+ * packets a second) spent 90% of its time there. So a snapshot marks the
+ * 4 KiB blocks it writes while it is sparse - the per-packet path while the
+ * tick has at most AN_SPARSE_PKTS packets (one predictable branch), the
+ * out-of-line paths always - and the main thread visits only those.
+ * Past that the worker calls it dense when it publishes it (all_dirty),
+ * and it is merged, scanned and cleared whole. */
+#define AN_BLOCK_SHIFT 12
+#define AN_SPARSE_PKTS 256
+
+static inline void an_snap_mark(struct an_snap *s, size_t block)
+{
+    s->dirty[block >> 6] |= 1ull << (block & 63);
+}
+
+/* The bytes [p, p + size) of s's tables may now be non-zero. */
+static inline void an_snap_touch(struct an_snap *s, const void *p, size_t size)
+{
+    size_t a = (size_t)((const uint8_t *)p - (const uint8_t *)s->mem);
+    an_snap_mark(s, a >> AN_BLOCK_SHIFT);
+    an_snap_mark(s, (a + size - 1) >> AN_BLOCK_SHIFT);
+}
+
+/* Out of line: destination cells k0 and k1 of a sparse tick's packet. */
+void an_snap_touch_dst(struct an_snap *s, size_t k0, size_t k1);
+
+/* The cells of one table of s that may be non-zero, as runs [lo, hi) in
+ * order, each cell once: the whole table when s is dense.
+ *
+ *   struct an_cells it;
+ *   an_cells_begin(&it, s, s->pair, sizeof(*s->pair), n);
+ *   for (size_t lo, hi; an_cells_next(&it, &lo, &hi);)
+ *       for (size_t k = lo; k < hi; k++) ... */
+struct an_cells {
+    const struct an_snap *s;
+    size_t off, size, n;           /* the table: byte offset in mem, cell size, cells */
+    size_t block, last_block;      /* blocks still to look at */
+    size_t next;                   /* first cell not yet returned */
+};
+
+void an_cells_begin(struct an_cells *it, const struct an_snap *s, const void *table, size_t size,
+                    size_t n);
+bool an_cells_next(struct an_cells *it, size_t *lo, size_t *hi);
 
 static inline bool an_snap_used(const struct an_snap *s)
 {
@@ -294,6 +345,7 @@ struct anomaly_worker {
     struct an_ring free;                   /* main -> worker (cleared snapshots) */
     _Atomic uint64_t done_tick;            /* every tick below is published; UINT64_MAX: finished */
     _Atomic uint64_t ticks_dropped;
+    _Atomic bool starved;                  /* lossless, waiting for a free snapshot */
     unsigned id;
     unsigned nsnaps;
     struct an_snap *snaps;                 /* all of them, for destroy */
@@ -523,6 +575,8 @@ static inline void anomaly_worker_packet_inline(struct anomaly_worker *aw,
     /* Both rows vote: a key that loses its cell in one row to a heavier
      * neighbour is still found in the other. */
     size_t k0 = an_dst_index(&aw->dims, 0, x), k1 = an_dst_index(&aw->dims, 1, x);
+    if (__builtin_expect(s->tot.pkts <= AN_SPARSE_PKTS, 0))
+        an_snap_touch_dst(s, k0, k1);
     an_dst_vote(s, k0, x, d);
     an_dst_vote(s, k1, x, d);
     an_dst_add(s, k0, cls);

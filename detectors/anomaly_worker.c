@@ -77,6 +77,13 @@ int an_snap_init(struct an_snap *s, const struct an_dims *dm)
     (void)madvise(s->mem, rounded, MADV_HUGEPAGE);
     memset(s->mem, 0, rounded);
     s->mem_bytes = n;
+    s->dirty_words = ((n >> AN_BLOCK_SHIFT) + 1 + 63) / 64;
+    s->dirty = calloc(s->dirty_words, sizeof(*s->dirty));
+    if (s->dirty == NULL) {
+        free(s->mem);
+        s->mem = NULL;
+        return -ENOMEM;
+    }
     uint8_t *m = s->mem;
     s->dst = (struct an_dst_cell *)(m + off[0]);
     s->dst_ext = (struct an_dst_ext *)(m + off[1]);
@@ -91,14 +98,89 @@ int an_snap_init(struct an_snap *s, const struct an_dims *dm)
 void an_snap_free(struct an_snap *s)
 {
     free(s->mem);
+    free(s->dirty);
     s->mem = NULL;
+    s->dirty = NULL;
+}
+
+static bool block_dirty(const struct an_snap *s, size_t block)
+{
+    return (s->dirty[block >> 6] >> (block & 63)) & 1;
 }
 
 void an_snap_clear(struct an_snap *s)
 {
-    memset(s->mem, 0, s->mem_bytes);
+    if (s->all_dirty) {
+        memset(s->mem, 0, s->mem_bytes);
+    } else {
+        const size_t size = (size_t)1 << AN_BLOCK_SHIFT;
+        for (size_t w = 0; w < s->dirty_words; w++) {
+            for (uint64_t bits = s->dirty[w]; bits != 0; bits &= bits - 1) {
+                size_t off = (w * 64 + (size_t)__builtin_ctzll(bits)) << AN_BLOCK_SHIFT;
+                if (off < s->mem_bytes)
+                    memset((uint8_t *)s->mem + off, 0,
+                           s->mem_bytes - off < size ? s->mem_bytes - off : size);
+            }
+        }
+    }
+    memset(s->dirty, 0, s->dirty_words * sizeof(*s->dirty));
+    s->all_dirty = false;
     memset(&s->tot, 0, sizeof(s->tot));
     s->tick = AN_NO_TICK;
+}
+
+void an_snap_touch_dst(struct an_snap *s, size_t k0, size_t k1)
+{
+    an_snap_touch(s, &s->dst[k0], sizeof(s->dst[k0]));
+    an_snap_touch(s, &s->dst[k1], sizeof(s->dst[k1]));
+    an_snap_touch(s, &s->dst_ext[k0], sizeof(s->dst_ext[k0]));
+    an_snap_touch(s, &s->dst_ext[k1], sizeof(s->dst_ext[k1]));
+}
+
+void an_cells_begin(struct an_cells *it, const struct an_snap *s, const void *table, size_t size,
+                    size_t n)
+{
+    it->s = s;
+    it->off = (size_t)((const uint8_t *)table - (const uint8_t *)s->mem);
+    it->size = size;
+    it->n = n;
+    it->block = it->off >> AN_BLOCK_SHIFT;
+    it->last_block = n ? (it->off + size * n - 1) >> AN_BLOCK_SHIFT : 0;
+    it->next = 0;
+}
+
+bool an_cells_next(struct an_cells *it, size_t *lo, size_t *hi)
+{
+    if (it->s->all_dirty) {
+        *lo = it->next;
+        *hi = it->n;
+        it->next = it->n;
+        return *lo < *hi;
+    }
+    while (it->next < it->n && it->block <= it->last_block) {
+        if (!block_dirty(it->s, it->block)) {
+            it->block++;
+            continue;
+        }
+        size_t first = it->block;                  /* a run of dirty blocks */
+        while (it->block <= it->last_block && block_dirty(it->s, it->block))
+            it->block++;
+        size_t from = first << AN_BLOCK_SHIFT, to = it->block << AN_BLOCK_SHIFT;
+        from = from > it->off ? from - it->off : 0;
+        to -= it->off;
+        size_t a = from / it->size, b = (to + it->size - 1) / it->size;
+        if (a < it->next)
+            a = it->next;                          /* a cell across two runs' edge */
+        if (b > it->n)
+            b = it->n;
+        if (a < b) {
+            *lo = a;
+            *hi = b;
+            it->next = b;
+            return true;
+        }
+    }
+    return false;
 }
 
 /* ---- merging ----------------------------------------------------------------- */
@@ -223,7 +305,8 @@ static void merge_bf(struct an_bf_cell *d, const struct an_bf_cell *s)
 
 void an_snap_merge(struct an_snap *d, const struct an_snap *s, const struct an_dims *dm)
 {
-    size_t n;
+    struct an_cells it;
+    size_t lo, hi;
 
     d->tot.pkts += s->tot.pkts;
     d->tot.bytes += s->tot.bytes;
@@ -232,21 +315,33 @@ void an_snap_merge(struct an_snap *d, const struct an_snap *s, const struct an_d
     d->tot.new_flows += s->tot.new_flows;
     d->tot.flow_ends += s->tot.flow_ends;
     d->tot.events_skipped += s->tot.events_skipped;
+    /* d's writes are where s's were: the same layout. */
+    d->all_dirty |= s->all_dirty;
+    for (size_t w = 0; w < d->dirty_words; w++)
+        d->dirty[w] |= s->dirty[w];
 
-    n = (size_t)AN_ROWS * dm->dst_width;
-    for (size_t i = 0; i < n; i++)
-        merge_dst(d, s, i);
-    n = (size_t)AN_ROWS * dm->dsrc_width;
-    for (size_t i = 0; i < n; i++)
-        hll_reg_merge(d->dsrc[i].reg, s->dsrc[i].reg, AN_HLL_P);
-    n = (size_t)AN_ROWS * dm->ev_width;
-    for (size_t i = 0; i < n; i++) {
-        merge_pair(&d->pair[i], &s->pair[i]);
-        merge_svc(&d->svc[i], &s->svc[i]);
-    }
-    n = (size_t)AN_ROWS * dm->bf_width;
-    for (size_t i = 0; i < n; i++)
-        merge_bf(&d->bf[i], &s->bf[i]);
+    /* A destination's ext line is marked with its cell: visiting the
+     * cells visits both. */
+    an_cells_begin(&it, s, s->dst, sizeof(*s->dst), (size_t)AN_ROWS * dm->dst_width);
+    while (an_cells_next(&it, &lo, &hi))
+        for (size_t i = lo; i < hi; i++)
+            merge_dst(d, s, i);
+    an_cells_begin(&it, s, s->dsrc, sizeof(*s->dsrc), (size_t)AN_ROWS * dm->dsrc_width);
+    while (an_cells_next(&it, &lo, &hi))
+        for (size_t i = lo; i < hi; i++)
+            hll_reg_merge(d->dsrc[i].reg, s->dsrc[i].reg, AN_HLL_P);
+    an_cells_begin(&it, s, s->pair, sizeof(*s->pair), (size_t)AN_ROWS * dm->ev_width);
+    while (an_cells_next(&it, &lo, &hi))
+        for (size_t i = lo; i < hi; i++)
+            merge_pair(&d->pair[i], &s->pair[i]);
+    an_cells_begin(&it, s, s->svc, sizeof(*s->svc), (size_t)AN_ROWS * dm->ev_width);
+    while (an_cells_next(&it, &lo, &hi))
+        for (size_t i = lo; i < hi; i++)
+            merge_svc(&d->svc[i], &s->svc[i]);
+    an_cells_begin(&it, s, s->bf, sizeof(*s->bf), (size_t)AN_ROWS * dm->bf_width);
+    while (an_cells_next(&it, &lo, &hi))
+        for (size_t i = lo; i < hi; i++)
+            merge_bf(&d->bf[i], &s->bf[i]);
 }
 
 /* ---- the worker --------------------------------------------------------------- */
@@ -317,6 +412,7 @@ static void publish(struct anomaly_worker *aw, bool final)
     struct an_snap *s = aw->cur;
 
     s->tick = aw->tick;
+    s->all_dirty |= s->tot.pkts > AN_SPARSE_PKTS;    /* the packets stopped marking */
     if (final) {
         if (an_snap_used(s))
             (void)an_ring_push(&aw->published, s);
@@ -332,8 +428,10 @@ static void publish(struct anomaly_worker *aw, bool final)
             an_snap_clear(s);
             return;
         }
+        atomic_store_explicit(&aw->starved, true, memory_order_relaxed);
         sched_yield();
     }
+    atomic_store_explicit(&aw->starved, false, memory_order_relaxed);
     an_ring_pop(&aw->free);
     (void)an_ring_push(&aw->published, s);
     aw->cur = next;
@@ -398,6 +496,7 @@ void anomaly_worker_prefetch(const struct anomaly_worker *aw, const struct decod
 void an_dst_carry(struct an_snap *s, size_t k, unsigned i)
 {
     uint16_t *hi = &s->dst_ext[k].count_hi[i];
+    an_snap_touch_dst(s, k, k);
     if (*hi == UINT16_MAX)
         s->dst[k].count[i] = UINT16_MAX;       /* saturated */
     else
@@ -472,6 +571,7 @@ static void pair_weight(struct anomaly_worker *aw, const struct an_addr *src, ui
     for (unsigned r = 0; r < AN_ROWS; r++) {
         struct an_pair_cell *c = &s->pair[(size_t)r * aw->dims.ev_width +
                                           an_col(h, r, aw->dims.ev_shift)];
+        an_snap_touch(s, c, sizeof(*c));
         pair_vote(c, src, dst);
         c->weight = an_sat_add(c->weight, w);
         if (created)
@@ -492,6 +592,7 @@ static void svc_attempt(struct anomaly_worker *aw, const struct an_addr *src, ui
     for (unsigned r = 0; r < AN_ROWS; r++) {
         struct an_svc_cell *c = &s->svc[(size_t)r * aw->dims.ev_width +
                                         an_col(h, r, aw->dims.ev_shift)];
+        an_snap_touch(s, c, sizeof(*c));
         if (an_key_eq(c->src, c->version, src) && c->port == port && c->proto == proto) {
             c->votes++;
         } else if (c->votes == 0) {
@@ -522,6 +623,7 @@ static void bf_update(struct anomaly_worker *aw, const struct an_addr *src, uint
 
     for (unsigned r = 0; r < AN_ROWS; r++) {
         struct an_bf_cell *c = bf_cell(aw, h, r);
+        an_snap_touch(aw->cur, c, sizeof(*c));
         if (an_key_eq(c->src, c->version, src) && c->dst[0] == dst->w[0] &&
             c->dst[1] == dst->w[1] && c->port == port) {
             c->votes++;
@@ -570,7 +672,7 @@ void an_worker_flow_event(struct anomaly_worker *aw, const struct decoded_packet
     const struct an_addr *dst = &dstv;
 
     if (cls == AN_C_REFL_UNSOL)                     /* which service reflects */
-        for (unsigned r = 0; r < AN_ROWS; r++)
+        for (unsigned r = 0; r < AN_ROWS; r++)     /* marked with the packet's cells */
             refl_port_vote(&s->dst_ext[an_dst_index(&aw->dims, r, xdst)], d->src_port);
     if (!created) {
         if (f != NULL && an_flow_milestone(f->pkts[dir]))
@@ -585,6 +687,7 @@ void an_worker_flow_event(struct anomaly_worker *aw, const struct decoded_packet
     for (unsigned r = 0; r < AN_ROWS; r++) {
         struct an_hll_cell *c = &s->dsrc[(size_t)r * aw->dims.dsrc_width +
                                          an_col(hdst, r, aw->dims.dsrc_shift)];
+        an_snap_touch(s, c, sizeof(*c));
         hll_reg_add(c->reg, AN_HLL_P, hsrc);
     }
     bool attempt = is_attempt(aw, d);
@@ -627,11 +730,19 @@ void anomaly_worker_flow_end(struct anomaly_worker *aw, const struct flow *f,
 
     if (failed) {
         uint64_t h = an_pair_hash(hsrc, hdst, aw->seed);
-        for (unsigned r = 0; r < AN_ROWS; r++)
-            s->pair[(size_t)r * aw->dims.ev_width + an_col(h, r, aw->dims.ev_shift)].failed++;
+        for (unsigned r = 0; r < AN_ROWS; r++) {
+            struct an_pair_cell *c = &s->pair[(size_t)r * aw->dims.ev_width +
+                                              an_col(h, r, aw->dims.ev_shift)];
+            an_snap_touch(s, c, sizeof(*c));
+            c->failed++;
+        }
         h = an_svc_hash(hsrc, port, proto, aw->seed);
-        for (unsigned r = 0; r < AN_ROWS; r++)
-            s->svc[(size_t)r * aw->dims.ev_width + an_col(h, r, aw->dims.ev_shift)].failed++;
+        for (unsigned r = 0; r < AN_ROWS; r++) {
+            struct an_svc_cell *c = &s->svc[(size_t)r * aw->dims.ev_width +
+                                            an_col(h, r, aw->dims.ev_shift)];
+            an_snap_touch(s, c, sizeof(*c));
+            c->failed++;
+        }
     }
     /* A counted guess that turns out a long session is taken back. */
     if (proto == IPPROTO_TCP && an_port_in(aw->bf_ports, port) &&

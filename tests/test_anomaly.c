@@ -1218,6 +1218,86 @@ static void test_dst_counter_carry(void)
     anomaly_engine_destroy(e);
 }
 
+static bool all_zero(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        if (b[i] != 0)
+            return false;
+    return true;
+}
+
+/* The worker's current snapshot, sparse: merged sparse equals merged whole,
+ * and cleared it is all zero. */
+static void check_sparse(struct anomaly_worker *aw, bool flow_ends)
+{
+    struct an_snap *s = aw->cur, whole, sparse;
+    CU_ASSERT_FATAL(s->tot.pkts <= AN_SPARSE_PKTS && !s->all_dirty);
+    CU_ASSERT(!flow_ends || s->tot.flow_ends > 0);
+    CU_ASSERT_EQUAL_FATAL(an_snap_init(&whole, &aw->dims), 0);
+    CU_ASSERT_EQUAL_FATAL(an_snap_init(&sparse, &aw->dims), 0);
+    an_snap_merge(&sparse, s, &aw->dims);
+    s->all_dirty = true;
+    an_snap_merge(&whole, s, &aw->dims);
+    s->all_dirty = false;
+    CU_ASSERT(memcmp(sparse.mem, whole.mem, whole.mem_bytes) == 0);
+    CU_ASSERT(!all_zero(s->mem, s->mem_bytes));
+    an_snap_clear(s);
+    CU_ASSERT(all_zero(s->mem, s->mem_bytes));
+    an_snap_clear(&sparse);
+    CU_ASSERT(all_zero(sparse.mem, sparse.mem_bytes));
+    an_snap_free(&whole);
+    an_snap_free(&sparse);
+}
+
+/* A sparse tick marks the blocks it writes; merging and clearing visit only
+ * those. Every kind of write (packets, new flows, reflector responses, an
+ * IPv6 key, brute-force and flow-end updates) must be marked: the sparse
+ * merge equals the whole-table merge, and the sparse clear leaves no byte
+ * behind. A write site that forgets its mark fails here. */
+static void test_sparse_snapshot(void)
+{
+    struct anomaly_config cfg;
+    anomaly_config_default(&cfg);
+    cfg.dst_width = cfg.dsrc_width = cfg.event_width = cfg.bf_width = 1024;
+    struct harness *h = harness_new(&cfg, 1);
+    uint64_t ts = 1000 * SEC;
+    for (unsigned i = 0; i < 20; i++) {        /* SSH logins, then SYNs never answered */
+        uint32_t cli = ip4(192, 0, 2, 1 + i), srv = ip4(10, 0, 0, 22);
+        uint16_t port = (uint16_t)(40000 + i);
+        struct decoded_packet d = mk(cli, port, srv, 22, IPPROTO_TCP, TH_SYN);
+        harness_packet(h, &d, 60, ts += 1000);
+        if (i % 2)
+            continue;
+        d = mk(srv, 22, cli, port, IPPROTO_TCP, TH_SYN | TH_ACK);
+        harness_packet(h, &d, 60, ts += 1000);
+        for (unsigned k = 0; k < AN_BF_CLIENT_PKTS; k++) {
+            d = mk(cli, port, srv, 22, IPPROTO_TCP, TH_ACK);
+            harness_packet(h, &d, 100, ts += 1000);
+        }
+    }
+    for (unsigned i = 0; i < 20; i++) {        /* DNS answers nobody asked for */
+        struct decoded_packet d = mk(ip4(198, 51, 100, 1 + i), 53, ip4(10, 0, 0, 53),
+                                     (uint16_t)(1024 + i), IPPROTO_UDP, 0);
+        harness_packet(h, &d, 1400, ts += 1000);
+    }
+    struct decoded_packet d6 = mk(0, 5000, 0, 443, IPPROTO_TCP, TH_SYN);
+    d6.ip_version = 6;
+    memset(d6.src_addr, 0x20, 16);
+    memset(d6.dst_addr, 0x30, 16);
+    harness_packet(h, &d6, 80, ts += 1000);
+    struct decoded_packet ping = mk(ip4(192, 0, 2, 99), 7, ip4(10, 0, 0, 1), 7, IPPROTO_ICMP, 8);
+    harness_packet(h, &ping, 98, ts += 1000);
+    check_sparse(h->aw[0], false);
+    /* The next second: the flows end (failed attempts, brute-force
+     * sessions) in a tick of their own. */
+    harness_clock(h, ts + SEC);
+    harness_packet(h, &ping, 98, ts + SEC + 1);
+    flow_table_flush(h->ft[0], FLOW_END_SHUTDOWN);
+    check_sparse(h->aw[0], true);
+    harness_free(h);
+}
+
 /* Snapshot merge itself: two halves merged equal the whole, cell by cell. */
 static void test_snapshot_merge(void)
 {
@@ -1572,6 +1652,7 @@ int main(void)
         { "1, 2, 4 workers: same ticks, same alerts", test_merge_equals_single },
         { "memory fixed under 1M spoofed sources", test_fixed_memory },
         { "destination counters carry past 16 bits", test_dst_counter_carry },
+        { "sparse ticks: every write marked", test_sparse_snapshot },
         { "main thread away: ticks dropped, counted", test_dropped_ticks },
         { "lifecycle: start, updates, end", test_lifecycle },
         { "lifecycle: no flapping", test_no_flapping },

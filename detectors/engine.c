@@ -1,6 +1,7 @@
 /* engine.c - per-worker scratch and the per-packet scan: Hyperscan prefilter
- * on the packet's group(s), candidates merged with the always-evaluated
- * rules in evaluation order, each verified completely (engine_verify.c). */
+ * with the packet's group database, candidates merged with the
+ * always-evaluated rules in evaluation order, each verified completely
+ * (engine_verify.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,7 @@ struct engine_scratch *engine_scratch_alloc(const struct engine *e)
     struct engine_scratch *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return NULL;
-    /* two databases twice (stream), two indexes, the v6 list, a stream's carry */
+    /* one database twice (stream), three indexes, the v6 list, a stream's carry */
     s->cap_cand = 6 * e->n_rules + 1 + ENGINE_CARRY_MAX;
     s->cand = malloc(s->cap_cand * sizeof(uint32_t));
     s->md = pcre2_match_data_create(1, NULL);
@@ -27,9 +28,8 @@ struct engine_scratch *engine_scratch_alloc(const struct engine *e)
     for (int i = 0; ok && i < 2; i++)
         pcre2_jit_stack_assign(s->mc[i], NULL, s->jit);
     for (int g = 0; ok && g < EG_COUNT; g++) {
-        ok = scratch_for(e->g[g].any, &s->hs) == HS_SUCCESS;
-        for (uint32_t i = 0; ok && i < e->g[g].n_port_dbs; i++)
-            ok = scratch_for(e->g[g].port_dbs[i], &s->hs) == HS_SUCCESS;
+        ok = scratch_for(e->g[g].any, &s->hs) == HS_SUCCESS &&
+             scratch_for(e->g[g].all, &s->hs) == HS_SUCCESS;
     }
     if (!ok) {
         engine_scratch_free(s);
@@ -56,6 +56,11 @@ static int on_hs(unsigned id, unsigned long long from, unsigned long long to, un
 {
     (void)from, (void)to, (void)flags;
     struct engine_scratch *s = ctx;
+    if (id & ENGINE_ID_PORTED) {
+        id &= ~ENGINE_ID_PORTED;
+        if (!rule_ports_match(&s->e->rules[id].r->dport, s->dst_port))
+            return 0;
+    }
     if (s->n_cand < s->cap_cand)
         s->cand[s->n_cand++] = id;
     return 0;
@@ -79,11 +84,9 @@ static void push(struct engine_scratch *s, const uint32_t *ids, uint32_t n)
         s->cand[s->n_cand++] = ids[i];
 }
 
-/* The always-evaluated rules indexed under a's first four bytes: an IPv4
- * address, or an IPv6 address's /32 block (host order). */
-static void index_hits(const struct aindex *ix, const uint8_t a[16], struct engine_scratch *s)
+/* The always-evaluated rules indexed under key x. */
+static void index_hits(const struct aindex *ix, uint32_t x, struct engine_scratch *s)
 {
-    uint32_t x = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
     if (ix->m == 0 || x < ix->bound[0])
         return;
     uint32_t lo = 0, hi = ix->m;        /* last k with bound[k] <= x */
@@ -97,29 +100,38 @@ static void index_hits(const struct aindex *ix, const uint8_t a[16], struct engi
     push(s, ix->ids + ix->off[lo], ix->off[lo + 1] - ix->off[lo]);
 }
 
-static void address_candidates(const struct egroup *g, struct engine_scratch *s,
-                               const struct engine_packet *p)
+/* An address's first four bytes: an IPv4 address, or an IPv6 address's /32
+ * block (host order). */
+static uint32_t addr_key(const uint8_t a[16])
 {
+    return (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+}
+
+/* The indexed always-evaluated rules that may apply: by address, and (tcp,
+ * udp: only their groups have a port index) by destination port. */
+static void index_candidates(const struct egroup *g, struct engine_scratch *s,
+                             const struct engine_packet *p)
+{
+    index_hits(&g->dport, p->dst_port, s);
     if (p->ip_version == 6) {
-        index_hits(&g->ix6[0], p->src_addr, s);
-        index_hits(&g->ix6[1], p->dst_addr, s);
+        index_hits(&g->ix6[0], addr_key(p->src_addr), s);
+        index_hits(&g->ix6[1], addr_key(p->dst_addr), s);
         push(s, g->v6, g->n_v6);
         return;
     }
-    index_hits(&g->ix[0], p->src_addr, s);
-    index_hits(&g->ix[1], p->dst_addr, s);
+    index_hits(&g->ix[0], addr_key(p->src_addr), s);
+    index_hits(&g->ix[1], addr_key(p->dst_addr), s);
 }
 
-/* The group's databases that apply to the packet over buf[0, len). */
+/* The group's database for the packet, over buf[0, len): one scan. */
 static void scan_databases(const struct egroup *g, struct engine_scratch *s,
                            const struct engine_packet *p, const uint8_t *buf, uint32_t len)
 {
-    if (g->any)
-        hs_scan(g->any, (const char *)buf, len, 0, s->hs, on_hs, s);
-    bool ports = p->ip_proto == 6 || p->ip_proto == 17;
-    if (ports && g->port_map && g->port_map[p->dst_port])
-        hs_scan(g->port_dbs[g->port_map[p->dst_port] - 1], (const char *)buf, len, 0, s->hs,
-                on_hs, s);
+    const hs_database_t *db = g->any;
+    if (g->ported != NULL && (g->ported[p->dst_port >> 3] >> (p->dst_port & 7) & 1))
+        db = g->all;
+    if (db != NULL)
+        hs_scan(db, (const char *)buf, len, 0, s->hs, on_hs, s);
 }
 
 /* Is a carried rule's pattern still in a buffer that starts at stream byte
@@ -200,7 +212,9 @@ static void prefilter(const struct engine *e, const struct egroup *g, struct eng
                       const struct engine_packet *p)
 {
     s->n_cand = 0;
-    address_candidates(g, s, p);
+    s->e = e;
+    s->dst_port = p->dst_port;
+    index_candidates(g, s, p);
     if (p->payload != NULL && p->payload_len > 0)
         payload_candidates(e, g, s, p);
     sort_u32(s->cand, s->n_cand);

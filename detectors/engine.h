@@ -11,12 +11,15 @@
  *
  * Grouping: rules are split by transport (tcp, udp, icmp, other IP) and, for
  * tcp/udp, by destination port: a rule whose destination ports are a small set
- * (<= ENGINE_PORT_GROUP_MAX ports, not <>) lives in one database per port;
- * the rest in the protocol's "any" database. A packet scans its protocol's
- * "any" database and the database of its destination port. Rules without a
- * usable fast pattern (header-only, only negated contents) are evaluated for
- * every packet of their protocol(s); those with a specific source or
- * destination (IP reputation lists) are looked up by address instead.
+ * (<= ENGINE_PORT_GROUP_MAX ports, not <>) is port-listed, the rest go in the
+ * protocol's "any" database. A packet is scanned once: with the "any"
+ * database, or, when some rule lists its destination port, with the group's
+ * second database, which holds the "any" patterns and every port-listed
+ * rule's (a hit of a rule that does not list the port is dropped). Rules
+ * without a usable fast pattern (header-only, only negated contents) are
+ * evaluated for every packet of their protocol(s); those with a specific
+ * source or destination (IP reputation lists), or (tcp/udp) destination
+ * ports, are looked up by address or port instead.
  *
  * Order (Suricata's): pass rules first - a matching pass rule ends the packet,
  * no alert fires; then rules that set flowbits before rules that check them;
@@ -31,7 +34,7 @@
 #include "rule.h"
 #include "rule_parser.h"
 
-#define ENGINE_PORT_GROUP_MAX 32      /* max dst ports of a rule put in per-port databases */
+#define ENGINE_PORT_GROUP_MAX 32      /* max dst ports of a port-listed rule (see Grouping) */
 #define ENGINE_FLOWBITS_MAX   1024    /* distinct flowbit names per engine (128 bytes a flow);
                                          a rule past it is dropped (ET Open uses 80) */
 #define ENGINE_ERRORS_KEPT    100     /* drop messages kept (the rest only counted) */
@@ -109,6 +112,8 @@ struct engine_stats {
                                  protocol(s), or (the indexed ones) of their addresses */
     uint32_t rules_addr_indexed;  /* of those, found by source or destination address
                                      (counted once per protocol group it is in) */
+    uint32_t rules_port_indexed;  /* of those, found by destination port (tcp, udp; counted
+                                     once per group) */
     uint32_t always_plain;    /* rule-group entries checked on every packet of a group */
     uint32_t hs_fallback;     /* fast patterns Hyperscan refused: evaluated always instead */
     uint32_t pcres, pcres_jit;

@@ -229,6 +229,16 @@ static const struct rule_content *fast_content(const struct rule *r)
     return (c->flags & RULE_CONTENT_NEGATED) ? NULL : c;
 }
 
+/* The part of a fast pattern Hyperscan looks for: [*off, *off + return). */
+static uint32_t fp_literal(const struct rule_content *c, uint32_t *off)
+{
+    uint32_t len = c->len;
+    *off = 0;
+    if (c->flags & RULE_CONTENT_FP_CHOP)
+        *off = c->fp_offset, len = c->fp_len;
+    return len < ENGINE_FP_LITERAL_MAX ? len : ENGINE_FP_LITERAL_MAX;
+}
+
 static uint32_t port_count(const struct rule *r)
 {
     if (r->dport.any || r->bidirectional)
@@ -275,8 +285,9 @@ static bool place_rule(struct engine *e, struct gbuild *b, uint32_t idx)
     const struct rule_content *fc = fast_content(r);
     bool fp = fc != NULL;
     uint32_t np = port_count(r);
-    if (fp && fc->len > e->max_fp_len)
-        e->max_fp_len = fc->len;
+    uint32_t off, lit = fp ? fp_literal(fc, &off) : 0;
+    if (lit > e->max_fp_len)
+        e->max_fp_len = lit;
     e->st.rules_prefiltered += fp;
     e->st.rules_always += !fp;
     for (int g = 0; g < EG_COUNT; g++) {
@@ -307,13 +318,12 @@ struct hs_in {
     const hs_expr_ext_t **extp;
 };
 
-/* "\xNN" per byte of the (chopped) fast pattern, with its flags and offsets. */
+/* "\xNN" per byte of the fast pattern's literal (fp_literal), with its flags
+ * and the offsets the literal may end at. */
 static bool add_pattern(struct hs_in *in, const struct rule *r, uint32_t id)
 {
     const struct rule_content *c = fast_content(r);
-    uint32_t off = 0, len = c->len;
-    if (c->flags & RULE_CONTENT_FP_CHOP)
-        off = c->fp_offset, len = c->fp_len;
+    uint32_t off, len = fp_literal(c, &off);
     char *s = malloc((size_t)len * 4 + 1);
     if (s == NULL)
         return false;
@@ -378,7 +388,7 @@ static int compile_db(struct engine *e, const uint32_t *ids, uint32_t n, hs_data
     in.extp = calloc(n, sizeof(hs_expr_ext_t *));
     int rc = (in.expr && in.flags && in.ids && in.ext && in.extp) ? 0 : -1;
     for (uint32_t i = 0; rc == 0 && i < n; i++)
-        if (!add_pattern(&in, e->rules[ids[i]].r, ids[i]))
+        if (!add_pattern(&in, e->rules[ids[i] & ~ENGINE_ID_PORTED].r, ids[i]))
             rc = -1;
     uint64_t key = 0;
     bool cached = false, fell_back = false;
@@ -401,12 +411,13 @@ static int compile_db(struct engine *e, const uint32_t *ids, uint32_t n, hs_data
             snprintf(err, errlen, "hs_compile_multi: %s", ce ? ce->message : "failed");
             rc = -1;
         } else {
-            const struct rule *r = e->rules[in.ids[bad]].r;
+            uint32_t idx = in.ids[bad] & ~ENGINE_ID_PORTED;
+            const struct rule *r = e->rules[idx].r;
             add_error(e, "%s:%u: fast pattern: %s (rule checked on every packet)",
                       r->file ? r->file : "(rule)", r->line, ce->message);
             e->st.hs_fallback++;
             fell_back = true;
-            if (!vec_push(always, in.ids[bad]))
+            if (!vec_push(always, idx))
                 rc = -1;
             hs_in_remove(&in, (uint32_t)bad);
         }
@@ -429,47 +440,51 @@ static int compile_db(struct engine *e, const uint32_t *ids, uint32_t n, hs_data
     return rc;
 }
 
-static int cmp_pair(const void *a, const void *b)
-{
-    const struct pair *x = a, *y = b;
-    if (x->port != y->port)
-        return x->port < y->port ? -1 : 1;
-    return x->rule < y->rule ? -1 : x->rule > y->rule;
-}
-
 static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return x < y ? -1 : x > y;
 }
 
-static int build_port_dbs(struct engine *e, struct egroup *g, struct gbuild *b, char *err,
-                          size_t errlen)
+static bool in_list(const uint32_t *v, uint32_t n, uint32_t x)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (v[i] == x)
+            return true;
+    return false;
+}
+
+/* The `all` database of a group with port-listed rules: its "any" rules and
+ * each port-listed rule once, marked; their ports go into the map. Built
+ * before `any`, so that a pattern Hyperscan refuses is refused once: its
+ * rule leaves the "any" set too (it is checked on every packet). */
+static int build_all_db(struct engine *e, struct egroup *g, struct gbuild *b, char *err,
+                        size_t errlen)
 {
     if (b->n_pairs == 0)
         return 0;
-    qsort(b->pairs, b->n_pairs, sizeof(*b->pairs), cmp_pair);
-    if ((g->port_map = calloc(65536, sizeof(uint32_t))) == NULL ||
-        (g->port_dbs = calloc(65536, sizeof(hs_database_t *))) == NULL)
+    if ((g->ported = calloc(65536 / 8, 1)) == NULL)
         return -1;
-    uint32_t *ids = malloc(b->n_pairs * sizeof(uint32_t));
-    if (ids == NULL)
-        return -1;
-    for (uint32_t i = 0; i < b->n_pairs;) {
-        uint32_t port = b->pairs[i].port, n = 0;
-        for (; i < b->n_pairs && b->pairs[i].port == port; i++)
-            ids[n++] = b->pairs[i].rule;
-        hs_database_t *db = NULL;
-        if (compile_db(e, ids, n, &db, &b->always, err, errlen) < 0) {
-            free(ids);
-            return -1;
-        }
-        if (db != NULL) {
-            g->port_dbs[g->n_port_dbs++] = db;
-            g->port_map[port] = g->n_port_dbs;
-        }
+    struct u32vec ids = { 0 };
+    bool ok = true;
+    for (uint32_t i = 0; ok && i < b->any.n; i++)
+        ok = vec_push(&ids, b->any.v[i]);
+    for (uint32_t i = 0; ok && i < b->n_pairs; i++) {   /* pairs are pushed rule by rule */
+        uint32_t port = b->pairs[i].port;
+        g->ported[port >> 3] |= (uint8_t)(1u << (port & 7));
+        if (i == 0 || b->pairs[i].rule != b->pairs[i - 1].rule)
+            ok = vec_push(&ids, b->pairs[i].rule | ENGINE_ID_PORTED);
     }
-    free(ids);
+    uint32_t before = b->always.n;
+    int rc = ok ? compile_db(e, ids.v, ids.n, &g->all, &b->always, err, errlen) : -1;
+    free(ids.v);
+    if (rc < 0)
+        return -1;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < b->any.n; i++)
+        if (!in_list(b->always.v + before, b->always.n - before, b->any.v[i]))
+            b->any.v[n++] = b->any.v[i];
+    b->any.n = n;
     return 0;
 }
 
@@ -496,9 +511,14 @@ static int index_side(const struct rule *r)
     return cover[s] <= (1u << 24) ? s : -1;
 }
 
-static const struct rule_addrs *side_addrs(const struct engine *e, uint32_t id, int side)
+/* What an index is keyed by: a side's IPv4 addresses, the top 32 bits of
+ * its IPv6 addresses (a /32 block; the rule check then tests the whole
+ * address), or the destination ports. */
+enum ikey { IK_SRC4, IK_DST4, IK_SRC6, IK_DST6, IK_DPORT };
+
+static enum ikey addr_key(int side, bool v6)
 {
-    return side ? &e->rules[id].r->dst : &e->rules[id].r->src;
+    return v6 ? (side ? IK_DST6 : IK_SRC6) : (side ? IK_DST4 : IK_SRC4);
 }
 
 static uint32_t bound_index(const uint32_t *b, uint32_t m, uint32_t x)
@@ -514,19 +534,32 @@ static uint32_t bound_index(const uint32_t *b, uint32_t m, uint32_t x)
     return lo;
 }
 
-/* The ranges an index is built on: IPv4 addresses, or for IPv6 the top 32
- * bits (a /32 block; the rule check then tests the whole address). */
-static uint32_t n_ranges(const struct rule_addrs *a, bool v6)
+static uint32_t n_ranges(const struct engine *e, uint32_t id, enum ikey k)
 {
-    return v6 ? a->n6 : a->n4;
+    const struct rule *r = e->rules[id].r;
+    switch (k) {
+    case IK_SRC4: return r->src.n4;
+    case IK_DST4: return r->dst.n4;
+    case IK_SRC6: return r->src.n6;
+    case IK_DST6: return r->dst.n6;
+    default:      return r->dport.n;
+    }
 }
 
-static struct rule_v4_range range_key(const struct rule_addrs *a, bool v6, uint32_t j)
+static struct rule_v4_range range_key(const struct engine *e, uint32_t id, enum ikey k,
+                                      uint32_t j)
 {
-    if (!v6)
+    const struct rule *r = e->rules[id].r;
+    const struct rule_addrs *a = (k == IK_SRC4 || k == IK_SRC6) ? &r->src : &r->dst;
+    switch (k) {
+    case IK_SRC4: case IK_DST4:
         return a->v4[j];
-    return (struct rule_v4_range){ (uint32_t)(a->v6[j].lo.hi >> 32),
-                                   (uint32_t)(a->v6[j].hi.hi >> 32) };
+    case IK_SRC6: case IK_DST6:
+        return (struct rule_v4_range){ (uint32_t)(a->v6[j].lo.hi >> 32),
+                                       (uint32_t)(a->v6[j].hi.hi >> 32) };
+    default:
+        return (struct rule_v4_range){ r->dport.r[j].lo, r->dport.r[j].hi };
+    }
 }
 
 /* The interval span [*k0, *k1) of a range. */
@@ -536,18 +569,16 @@ static void span(const struct aindex *ix, struct rule_v4_range r, uint32_t *k0, 
     *k1 = r.hi == UINT32_MAX ? ix->m : bound_index(ix->bound, ix->m, r.hi + 1);
 }
 
-static int fill_index(struct engine *e, struct aindex *ix, const struct u32vec *rules, int side,
-                      bool v6)
+static int fill_index(struct engine *e, struct aindex *ix, const struct u32vec *rules,
+                      enum ikey key)
 {
     uint64_t total = 0;
-    for (uint32_t i = 0; i < rules->n; i++) {
-        const struct rule_addrs *a = side_addrs(e, rules->v[i], side);
-        for (uint32_t j = 0; j < n_ranges(a, v6); j++) {
+    for (uint32_t i = 0; i < rules->n; i++)
+        for (uint32_t j = 0; j < n_ranges(e, rules->v[i], key); j++) {
             uint32_t k0, k1;
-            span(ix, range_key(a, v6, j), &k0, &k1);
+            span(ix, range_key(e, rules->v[i], key, j), &k0, &k1);
             total += k1 - k0;
         }
-    }
     if (total > AINDEX_ENTRIES_MAX)
         return 1;
     if ((ix->off = calloc(ix->m + 1, sizeof(uint32_t))) == NULL ||
@@ -555,10 +586,9 @@ static int fill_index(struct engine *e, struct aindex *ix, const struct u32vec *
         return -1;
     for (int pass = 0; pass < 2; pass++) {      /* count, then place */
         for (uint32_t i = 0; i < rules->n; i++) {
-            const struct rule_addrs *a = side_addrs(e, rules->v[i], side);
-            for (uint32_t j = 0; j < n_ranges(a, v6); j++) {
+            for (uint32_t j = 0; j < n_ranges(e, rules->v[i], key); j++) {
                 uint32_t k0, k1;
-                span(ix, range_key(a, v6, j), &k0, &k1);
+                span(ix, range_key(e, rules->v[i], key, j), &k0, &k1);
                 for (uint32_t k = k0; k < k1; k++) {
                     if (pass == 0)
                         ix->off[k + 1]++;
@@ -585,14 +615,13 @@ static void aindex_free(struct aindex *ix)
 }
 
 /* 0 built, 1 too big (rules stay plain), -1 out of memory */
-static int build_index(struct engine *e, struct aindex *ix, const struct u32vec *rules, int side,
-                       bool v6)
+static int build_index(struct engine *e, struct aindex *ix, const struct u32vec *rules,
+                       enum ikey key)
 {
     struct u32vec b = { 0 };
     for (uint32_t i = 0; i < rules->n; i++) {
-        const struct rule_addrs *a = side_addrs(e, rules->v[i], side);
-        for (uint32_t j = 0; j < n_ranges(a, v6); j++) {
-            struct rule_v4_range r = range_key(a, v6, j);
+        for (uint32_t j = 0; j < n_ranges(e, rules->v[i], key); j++) {
+            struct rule_v4_range r = range_key(e, rules->v[i], key, j);
             if (!vec_push(&b, r.lo) || (r.hi != UINT32_MAX && !vec_push(&b, r.hi + 1))) {
                 free(b.v);
                 return -1;
@@ -606,14 +635,43 @@ static int build_index(struct engine *e, struct aindex *ix, const struct u32vec 
         if (m == 0 || b.v[m - 1] != b.v[i])
             b.v[m++] = b.v[i];
     ix->m = m, ix->bound = b.v;
-    int rc = fill_index(e, ix, rules, side, v6);
+    int rc = fill_index(e, ix, rules, key);
     if (rc != 0)
         aindex_free(ix);
     return rc;
 }
 
-/* Split a group's always list into plain, src-indexed and dst-indexed. */
-static int split_always(struct engine *e, struct egroup *g, struct u32vec *always)
+/* A tcp/udp rule left plain that names its destination ports (mostly
+ * header-only scan rules: flags:S to one port) is looked up by the
+ * packet's destination port rather than checked on every packet. */
+static bool port_indexable(const struct rule *r)
+{
+    return !r->dport.any && !r->bidirectional;
+}
+
+/* Move the port-indexable rules of `plain` into the group's port index;
+ * those an index cannot take stay plain. */
+static int index_ports(struct engine *e, struct egroup *g, struct u32vec *plain)
+{
+    struct u32vec ports = { 0 }, rest = { 0 };
+    bool ok = true;
+    for (uint32_t i = 0; ok && i < plain->n; i++)
+        ok = vec_push(port_indexable(e->rules[plain->v[i]].r) ? &ports : &rest, plain->v[i]);
+    int rc = ok && ports.n ? build_index(e, &g->dport, &ports, IK_DPORT) : 0;
+    ok = ok && rc >= 0;
+    if (ok && rc == 0) {
+        e->st.rules_port_indexed += ports.n;
+        free(plain->v);
+        *plain = rest;
+        rest.v = NULL;
+    }
+    free(ports.v), free(rest.v);
+    return ok ? 0 : -1;
+}
+
+/* Split a group's always list into plain, src-indexed, dst-indexed and
+ * (tcp, udp) port-indexed. */
+static int split_always(struct engine *e, struct egroup *g, bool ports, struct u32vec *always)
 {
     struct u32vec plain = { 0 }, side[2] = { { 0 }, { 0 } }, side6[2] = { { 0 }, { 0 } };
     struct u32vec v6 = { 0 };
@@ -626,7 +684,7 @@ static int split_always(struct engine *e, struct egroup *g, struct u32vec *alway
             ok = vec_push(&side6[s], always->v[i]);
     }
     for (int s = 0; ok && s < 2; s++) {
-        int rc = side[s].n ? build_index(e, &g->ix[s], &side[s], s, false) : 0;
+        int rc = side[s].n ? build_index(e, &g->ix[s], &side[s], addr_key(s, false)) : 0;
         ok = rc >= 0;
         for (uint32_t i = 0; ok && rc == 1 && i < side[s].n; i++)
             ok = vec_push(&plain, side[s].v[i]);
@@ -634,11 +692,13 @@ static int split_always(struct engine *e, struct egroup *g, struct u32vec *alway
             e->st.rules_addr_indexed += side[s].n;
         /* IPv6 lists by their /32 blocks; too big an index: checked on
          * every IPv6 packet instead */
-        rc = ok && side6[s].n ? build_index(e, &g->ix6[s], &side6[s], s, true) : 0;
+        rc = ok && side6[s].n ? build_index(e, &g->ix6[s], &side6[s], addr_key(s, true)) : 0;
         ok = ok && rc >= 0;
         for (uint32_t i = 0; ok && rc == 1 && i < side6[s].n; i++)
             ok = vec_push(&v6, side6[s].v[i]);
     }
+    if (ok && ports)
+        ok = index_ports(e, g, &plain) == 0;
     if (ok && plain.n > 1)
         qsort(plain.v, plain.n, sizeof(uint32_t), cmp_u32);
     free(side[0].v), free(side[1].v), free(side6[0].v), free(side6[1].v);
@@ -651,18 +711,19 @@ static int split_always(struct engine *e, struct egroup *g, struct u32vec *alway
 static int build_group(struct engine *e, struct egroup *g, struct gbuild *b, char *err,
                        size_t errlen)
 {
-    if (b->any.n && compile_db(e, b->any.v, b->any.n, &g->any, &b->always, err, errlen) < 0)
+    if (build_all_db(e, g, b, err, errlen) < 0)
         return -1;
-    if (build_port_dbs(e, g, b, err, errlen) < 0)
+    if (b->any.n && compile_db(e, b->any.v, b->any.n, &g->any, &b->always, err, errlen) < 0)
         return -1;
     if (b->always.n > 1)
         qsort(b->always.v, b->always.n, sizeof(uint32_t), cmp_u32);
-    uint32_t n = 0;                      /* dedupe (fallbacks from several port dbs) */
+    uint32_t n = 0;                      /* dedupe (a rule may be always already) */
     for (uint32_t i = 0; i < b->always.n; i++)
         if (n == 0 || b->always.v[n - 1] != b->always.v[i])
             b->always.v[n++] = b->always.v[i];
     b->always.n = n;
-    return split_always(e, g, &b->always);
+    bool ports = g == &e->g[EG_TCP] || g == &e->g[EG_UDP];
+    return split_always(e, g, ports, &b->always);
 }
 
 /* Distinct rules among a group's (port, rule) pairs. */
@@ -749,12 +810,12 @@ void engine_free(struct engine *e)
     free(e->rules);
     for (int g = 0; g < EG_COUNT; g++) {
         hs_free_database(e->g[g].any);
-        for (uint32_t i = 0; i < e->g[g].n_port_dbs; i++)
-            hs_free_database(e->g[g].port_dbs[i]);
-        free(e->g[g].port_dbs), free(e->g[g].port_map), free(e->g[g].always);
+        hs_free_database(e->g[g].all);
+        free(e->g[g].ported), free(e->g[g].always);
         free(e->g[g].v6);
         aindex_free(&e->g[g].ix[0]), aindex_free(&e->g[g].ix[1]);
         aindex_free(&e->g[g].ix6[0]), aindex_free(&e->g[g].ix6[1]);
+        aindex_free(&e->g[g].dport);
     }
     pcre2_match_context_free(e->mctx);
     for (uint32_t i = 0; i < e->n_bits; i++)

@@ -25,6 +25,9 @@ uint64_t engine_cache_key(const char *const *expr, const unsigned *flags, const 
 {
     const char *version = hs_version();
     uint64_t h = fnv(FNV_OFFSET, version, strlen(version) + 1);
+    unsigned layout = ENGINE_CACHE_LAYOUT;
+
+    h = fnv(h, &layout, sizeof(layout));
 
     h = fnv(h, &mode, sizeof(mode));
     h = fnv(h, &n, sizeof(n));

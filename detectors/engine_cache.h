@@ -3,10 +3,13 @@
  *
  * A database is filed under a hash of everything its compile takes: the
  * Hyperscan version, the patterns with their flags, ids and extended
- * parameters, and the mode. The same inputs give the same database, so a
- * hit needs no other check; a file that does not deserialize is ignored and
- * compiled again. Files are written to a temporary name and renamed, so a
- * reader never sees half a database. Internal to detectors/engine*. */
+ * parameters, and the mode; and ENGINE_CACHE_LAYOUT, what the engine means
+ * by a database (which rules it holds, how ids read), so files an engine of
+ * another layout wrote are never taken. The same inputs give the same
+ * database, so a hit needs no other check; a file that does not deserialize
+ * is ignored and compiled again. Files are written to a temporary name and
+ * renamed, so a reader never sees half a database. Internal to
+ * detectors/engine*. */
 #ifndef MAMORI_ENGINE_CACHE_H
 #define MAMORI_ENGINE_CACHE_H
 
@@ -14,6 +17,11 @@
 #include <stdint.h>
 
 #include <hs.h>
+
+/* 2: one database per group ("any") plus one with the port-listed rules
+ * (ids with ENGINE_ID_PORTED), literals cut to ENGINE_FP_LITERAL_MAX;
+ * 1: "any" plus one database per destination port. */
+#define ENGINE_CACHE_LAYOUT 2u
 
 /* The hash of one compile's inputs. */
 uint64_t engine_cache_key(const char *const *expr, const unsigned *flags, const unsigned *ids,

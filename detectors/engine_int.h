@@ -31,8 +31,9 @@ struct erule {
     bool ip_only;               /* addresses and protocol only: once per flow direction */
 };
 
-/* Always-evaluated rules indexed by one side's IPv4 addresses: elementary
- * intervals [bound[k], bound[k+1]) each list the rules covering them. */
+/* Always-evaluated rules indexed by a 32-bit key (one side's IPv4 address,
+ * IPv6 /32 block, or the destination port): elementary intervals
+ * [bound[k], bound[k+1]) each list the rules covering them. */
 struct aindex {
     uint32_t m;
     uint32_t *bound;            /* m ascending interval starts */
@@ -40,15 +41,31 @@ struct aindex {
     uint32_t *ids;              /* erule indexes */
 };
 
+/* The longest literal a rule gives Hyperscan: a longer fast pattern is
+ * prefiltered by its first ENGINE_FP_LITERAL_MAX bytes (the verifier checks
+ * the whole content). A stream packet rescans max_fp_len - 1 bytes each side
+ * of its boundary, so ET Open's 156-byte contents cost 310 bytes a packet;
+ * 32 bytes are as selective a prefilter in practice. */
+#define ENGINE_FP_LITERAL_MAX 32
+
+/* A pattern id with this bit is a port-listed rule's (the rest is its erule
+ * index): a hit counts only if the packet's destination port is listed. */
+#define ENGINE_ID_PORTED 0x80000000u
+
+/* A packet is scanned once: with `all` when some rule lists its destination
+ * port, else with `any`. A database per port that also held the "any"
+ * patterns would copy thousands of patterns into hundreds of databases (ET
+ * Open); "any" plus a database per port cost two scans. */
 struct egroup {
-    hs_database_t *any;
-    uint32_t n_port_dbs;
-    hs_database_t **port_dbs;
-    uint32_t *port_map;         /* 65536 entries: 0 none, else port_dbs index + 1 */
+    hs_database_t *any;         /* fast patterns of rules for any destination port */
+    hs_database_t *all;         /* tcp, udp: those plus each port-listed rule's, once
+                                   (ids with ENGINE_ID_PORTED) */
+    uint8_t *ported;            /* 65536-bit map: ports some rule in `all` lists */
     uint32_t n_always;
     uint32_t *always;           /* erule indexes, ascending: every packet */
     struct aindex ix[2];        /* by source / destination IPv4 address */
     struct aindex ix6[2];       /* by source / destination IPv6 /32 block */
+    struct aindex dport;        /* tcp, udp: by destination port (header-only port scans) */
     uint32_t n_v6;
     uint32_t *v6;               /* IPv6-listed rules no index could take: every IPv6 packet */
 };
@@ -59,7 +76,7 @@ struct engine {
     struct egroup g[EG_COUNT];
     pcre2_match_context *mctx;  /* limited; copied into each scratch */
     const char *cache_dir;      /* during engine_build_cached() only; NULL: no cache */
-    uint32_t max_fp_len;        /* longest fast pattern: how far a stream's boundary
+    uint32_t max_fp_len;        /* longest Hyperscan literal: how far a stream's boundary
                                    scan reaches into the new bytes */
     uint32_t n_bits;
     char **bit_names;
@@ -69,6 +86,8 @@ struct engine {
 
 struct engine_scratch {
     hs_scratch_t *hs;
+    const struct engine *e;     /* of the scan in progress: for the port check of hits */
+    uint16_t dst_port;
     pcre2_match_data *md;
     pcre2_jit_stack *jit;       /* ENGINE_JIT_STACK_MAX, this worker's */
     pcre2_match_context *mc[2]; /* limited (engine's limits), unlimited (pcre 'O'); with jit */

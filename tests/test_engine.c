@@ -620,7 +620,7 @@ static void test_stats(void)
     CU_ASSERT_EQUAL(st->rules_prefiltered, 3);
     CU_ASSERT_EQUAL(st->rules_always, 3);
     CU_ASSERT_EQUAL(st->pcres, 1);
-    CU_ASSERT(st->databases >= 5);   /* tcp any + tcp :80, udp, icmp, other */
+    CU_ASSERT_EQUAL(st->databases, 5);   /* tcp any + tcp all (:80), udp, icmp, other */
     CU_ASSERT(st->db_bytes > 0);
     fx_free(&f);
 }
@@ -1036,6 +1036,155 @@ static void test_stream_carry(void)
     fx_free(&f);
 }
 
+/* The erule index of a sid (white box: candidates are erule indexes). */
+static uint32_t rule_index(const struct engine *e, uint32_t sid)
+{
+    for (uint32_t i = 0; i < e->n_rules; i++)
+        if (e->rules[i].r->sid == sid)
+            return i;
+    CU_FAIL("sid not in the engine");
+    return UINT32_MAX;
+}
+
+/* Did the last scan's prefilter offer the rule of `sid`? */
+static bool was_candidate(const struct fx *f, uint32_t sid)
+{
+    uint32_t idx = rule_index(f->e, sid);
+    for (uint32_t i = 0; i < f->s->n_cand; i++)
+        if (f->s->cand[i] == idx)
+            return true;
+    return false;
+}
+
+static bool ported(const struct egroup *g, uint16_t port)
+{
+    return g->ported != NULL && (g->ported[port >> 3] >> (port & 7) & 1);
+}
+
+/* One database scan per packet: "any" rules everywhere, port-listed rules
+ * (one pattern each, in the group's second database) only for packets to
+ * their ports; header-only rules naming destination ports come from the
+ * port index, not from every packet's list. */
+static void test_port_groups(void)
+{
+    struct fx f;
+    fx_build(&f, "t.rules",
+             "alert tcp any any -> any any (content:\"alpha\"; sid:1;)\n"
+             "alert tcp any any -> any 80 (content:\"bravo\"; sid:2;)\n"
+             "alert tcp any any -> any [8080,9000:9002] (content:\"bravo\"; sid:3;)\n"
+             "alert tcp any any -> any 22 (flags:S; sid:4;)\n"
+             "alert tcp any any -> any [6000:6010,7000] (flags:S; sid:5;)\n"
+             "alert tcp any any -> any 1:1024 (flags:S; sid:6;)\n"
+             "alert tcp any any <> any 22 (flags:S; sid:7;)\n"
+             "alert udp any any -> any 53 (content:\"charlie\"; sid:8;)\n"
+             "alert tcp any any -> any 1:1024 (content:\"delta\"; sid:9;)\n");
+    const struct engine_stats *st = engine_stats(f.e);
+    CU_ASSERT_EQUAL(st->rules_port_indexed, 3);     /* 4, 5, 6; 7 is <> */
+    CU_ASSERT_EQUAL(st->always_plain, 1);
+    CU_ASSERT_EQUAL(st->databases, 3);              /* tcp any, tcp all, udp all */
+    CU_ASSERT_EQUAL(st->patterns, 2 + 4 + 1);       /* {1,9}, {1,9,2,3}, {8} */
+    CU_ASSERT_EQUAL(st->group[0].databases, 2);
+    const struct egroup *tcp = &f.e->g[EG_TCP], *udp = &f.e->g[EG_UDP];
+    CU_ASSERT_PTR_NOT_NULL(tcp->any);
+    CU_ASSERT_PTR_NOT_NULL(tcp->all);
+    CU_ASSERT_PTR_NULL(udp->any);
+    CU_ASSERT_TRUE(ported(tcp, 80) && ported(tcp, 8080) && ported(tcp, 9000) &&
+                   ported(tcp, 9002) && ported(udp, 53));
+    CU_ASSERT_FALSE(ported(tcp, 81) || ported(tcp, 9003) || ported(tcp, 22) ||
+                    ported(tcp, 53) || ported(udp, 80));
+
+    const char *data = "alpha bravo delta";
+    struct engine_packet p = pkt(&f, 6, "10.1.2.3", 1234, "192.168.1.1", 80, data, 17);
+    struct hits h = scan(&f, &p);
+    CU_ASSERT_TRUE(has(&h, 1) && has(&h, 2) && has(&h, 9) && !has(&h, 3));
+    CU_ASSERT_FALSE(was_candidate(&f, 3));          /* its hit is dropped in the scan */
+    p.dst_port = 9001;
+    h = scan(&f, &p);
+    CU_ASSERT_TRUE(has(&h, 1) && has(&h, 3) && !has(&h, 9) && !has(&h, 2));
+    CU_ASSERT_FALSE(was_candidate(&f, 2));
+    p.dst_port = 8080;
+    CU_ASSERT_TRUE(hit_pkt(&f, &p, 3));
+    p.dst_port = 81;
+    h = scan(&f, &p);
+    CU_ASSERT_TRUE(has(&h, 1) && has(&h, 9) && !has(&h, 2) && !has(&h, 3));
+    p.dst_port = 2000;
+    h = scan(&f, &p);
+    CU_ASSERT_TRUE(has(&h, 1) && !has(&h, 9));
+
+    /* header-only SYN rules, by destination port */
+    static const struct { uint16_t port; bool s4, s5, s6; } syn[] = {
+        { 22, true, false, true }, { 6000, false, true, false }, { 6010, false, true, false },
+        { 6011, false, false, false }, { 7000, false, true, false }, { 1, false, false, true },
+        { 1024, false, false, true }, { 1025, false, false, false },
+    };
+    p.payload = NULL, p.payload_len = 0, p.tcp_flags = 0x02;
+    for (size_t i = 0; i < sizeof(syn) / sizeof(syn[0]); i++) {
+        p.dst_port = syn[i].port;
+        h = scan(&f, &p);
+        CU_ASSERT_EQUAL(has(&h, 4), syn[i].s4);
+        CU_ASSERT_EQUAL(has(&h, 5), syn[i].s5);
+        CU_ASSERT_EQUAL(has(&h, 6), syn[i].s6);
+        CU_ASSERT_EQUAL(has(&h, 7), syn[i].port == 22);
+        CU_ASSERT_EQUAL(was_candidate(&f, 5), syn[i].s5);   /* not offered elsewhere */
+    }
+    p = pkt(&f, 17, "10.1.2.3", 1234, "192.168.1.1", 53, "xcharliex", 9);
+    CU_ASSERT_TRUE(hit_pkt(&f, &p, 8));
+    p.dst_port = 54;
+    CU_ASSERT_FALSE(hit_pkt(&f, &p, 8));
+    fx_free(&f);
+}
+
+/* Fast patterns longer than ENGINE_FP_LITERAL_MAX are prefiltered by their
+ * first bytes: offsets and depth still hold at their exact limits, and a
+ * long content split across stream packets, its literal in the window or
+ * across the boundary, is found once, with or without a carry. */
+static void test_long_fast_pattern(void)
+{
+    char c40[41], c100[101], rules[1024];
+    for (int i = 0; i < 40; i++)
+        c40[i] = "0123456789abcdefghijklmnopqrstuvwxyz"[i % 36];
+    c40[40] = '\0';
+    for (int i = 0; i < 100; i++)
+        c100[i] = (char)('A' + (i * 7) % 26);
+    c100[100] = '\0';
+    snprintf(rules, sizeof(rules),
+             "alert tcp any any -> any any (content:\"%s\"; offset:5; depth:40; sid:1;)\n"
+             "alert tcp any any -> any any (content:\"%s\"; sid:2;)\n"
+             "alert tcp any any -> any any (content:\"%s\"; depth:45; sid:3;)\n", c40, c100,
+             c40);
+    struct fx f;
+    fx_build(&f, "t.rules", rules);
+    CU_ASSERT_EQUAL(f.e->max_fp_len, ENGINE_FP_LITERAL_MAX);
+    CU_ASSERT_EQUAL(engine_stats(f.e)->hs_fallback, 0);    /* all prefiltered */
+    char buf[256];
+    snprintf(buf, sizeof(buf), "xxxxx%s", c40);
+    EXPECT_SID(&f, buf, 1, true);                   /* ends at depth exactly */
+    EXPECT_SID(&f, buf, 3, true);
+    snprintf(buf, sizeof(buf), "xxxxxx%s", c40);
+    EXPECT_SID(&f, buf, 1, false);
+    EXPECT_SID(&f, buf, 3, false);
+    snprintf(buf, sizeof(buf), "xxxx%s", c40);
+    EXPECT_SID(&f, buf, 1, false);
+    snprintf(buf, sizeof(buf), "%.32sZ%s", c100, c100 + 33);
+    EXPECT_SID(&f, buf, 2, false);                  /* the literal alone is not enough */
+
+    static const uint32_t splits[] = { 70, 20, 1, 99 };
+    for (int use = 0; use < 2; use++)
+        for (size_t k = 0; k < sizeof(splits) / sizeof(splits[0]); k++) {
+            struct stream_feed sf = { .use_carry = use };
+            char a[128], b[128];
+            snprintf(a, sizeof(a), "hello %.*s", (int)splits[k], c100);
+            snprintf(b, sizeof(b), "%s world", c100 + splits[k]);
+            struct hits h = stream_next(&f, &sf, a);
+            CU_ASSERT_FALSE(has(&h, 2));
+            h = stream_next(&f, &sf, b);
+            CU_ASSERT_TRUE(has(&h, 2));
+            h = stream_next(&f, &sf, "more");
+            CU_ASSERT_FALSE(has(&h, 2));
+        }
+    fx_free(&f);
+}
+
 /* A second build from the on-disk cache reads every database instead of
  * compiling, and matches the same. */
 static void test_database_cache(void)
@@ -1096,6 +1245,8 @@ int main(void)
         { "noalert, IPv6 header", test_noalert_and_v6_header },
         { "stream window", test_stream_window },
         { "stream carry", test_stream_carry },
+        { "port groups: one scan, port index", test_port_groups },
+        { "long fast patterns", test_long_fast_pattern },
         { "database cache", test_database_cache },
         { "ET Open build", test_et_open },
         CU_TEST_INFO_NULL,

@@ -495,8 +495,8 @@ void anomaly_worker_prefetch(const struct anomaly_worker *aw, const struct decod
 
 void an_dst_carry(struct an_snap *s, size_t k, unsigned i)
 {
+    /* No mark: 65536 packets make a tick dense (all_dirty at publish). */
     uint16_t *hi = &s->dst_ext[k].count_hi[i];
-    an_snap_touch_dst(s, k, k);
     if (*hi == UINT16_MAX)
         s->dst[k].count[i] = UINT16_MAX;       /* saturated */
     else

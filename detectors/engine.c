@@ -89,15 +89,21 @@ static void index_hits(const struct aindex *ix, uint32_t x, struct engine_scratc
 {
     if (ix->m == 0 || x < ix->bound[0])
         return;
-    uint32_t lo = 0, hi = ix->m;        /* last k with bound[k] <= x */
-    while (hi - lo > 1) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (ix->bound[mid] <= x)
-            lo = mid;
-        else
-            hi = mid;
+    /* The last k with bound[k] <= x lies in [first, first + n). */
+    uint32_t first = 0, n = ix->m;
+    if (ix->slot != NULL) {
+        uint32_t i = x >> ix->shift;
+        first = ix->slot[i];
+        n = ix->slot[i + 1] - first + 1;
     }
-    push(s, ix->ids + ix->off[lo], ix->off[lo + 1] - ix->off[lo]);
+    const uint32_t *b = ix->bound + first;   /* b[0] <= x throughout */
+    while (n > 1) {
+        uint32_t half = n / 2;
+        b = b[half] <= x ? b + half : b;     /* a conditional move, not a branch */
+        n -= half;
+    }
+    uint32_t k = (uint32_t)(b - ix->bound);
+    push(s, ix->ids + ix->off[k], ix->off[k + 1] - ix->off[k]);
 }
 
 /* An address's first four bytes: an IPv4 address, or an IPv6 address's /32

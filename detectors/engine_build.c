@@ -608,9 +608,28 @@ static int fill_index(struct engine *e, struct aindex *ix, const struct u32vec *
     return 0;
 }
 
+/* The slot table of an index keyed by key_bits-bit values: slot[i] is the
+ * interval holding slot i's first key, i << shift (0 before bound[0]);
+ * slot[1 << AINDEX_SLOT_BITS] is the last interval. */
+static int fill_slots(struct aindex *ix, unsigned key_bits)
+{
+    uint32_t n = 1u << AINDEX_SLOT_BITS, k = 0;
+    if ((ix->slot = malloc((n + 1) * sizeof(uint32_t))) == NULL)
+        return -1;
+    ix->shift = (uint8_t)(key_bits - AINDEX_SLOT_BITS);
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t key = (uint64_t)i << ix->shift;
+        while (k + 1 < ix->m && ix->bound[k + 1] <= key)
+            k++;
+        ix->slot[i] = k;
+    }
+    ix->slot[n] = ix->m - 1;
+    return 0;
+}
+
 static void aindex_free(struct aindex *ix)
 {
-    free(ix->bound), free(ix->off), free(ix->ids);
+    free(ix->bound), free(ix->off), free(ix->ids), free(ix->slot);
     memset(ix, 0, sizeof(*ix));
 }
 
@@ -636,6 +655,8 @@ static int build_index(struct engine *e, struct aindex *ix, const struct u32vec 
             b.v[m++] = b.v[i];
     ix->m = m, ix->bound = b.v;
     int rc = fill_index(e, ix, rules, key);
+    if (rc == 0 && m >= AINDEX_SLOT_MIN)
+        rc = fill_slots(ix, key == IK_DPORT ? 16 : 32);
     if (rc != 0)
         aindex_free(ix);
     return rc;

@@ -1061,6 +1061,69 @@ static bool ported(const struct egroup *g, uint16_t port)
     return g->ported != NULL && (g->ported[port >> 3] >> (port & 7) & 1);
 }
 
+/* Large address and port indexes take the slot table: every key must find
+ * exactly the rules whose ranges hold it, at range edges, slot edges and
+ * the ends of the key space. Rule k (sid 100 + k) lists the /28 at
+ * (k * 2^25 + k * 4096) and the single address after it, and rule 200 + k
+ * ports 300 * k + 1 .. 300 * k + 7. */
+static uint32_t slot_rule_addr(uint32_t k)
+{
+    return k * (1u << 25) + k * 4096u;
+}
+
+static void test_index_slots(void)
+{
+    enum { N = 120 };
+    size_t cap = N * 200;
+    char *text = malloc(cap), *w = text;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    for (uint32_t k = 0; k < N; k++) {
+        uint32_t a = slot_rule_addr(k % 128), b = a + 16;
+        w += sprintf(w, "alert ip [%u.%u.%u.%u/28,%u.%u.%u.%u] any -> any any (sid:%u;)\n",
+                     a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255,
+                     b >> 24, b >> 16 & 255, b >> 8 & 255, b & 255, 100 + k);
+        w += sprintf(w, "alert tcp any any -> any %u:%u (flags:S; sid:%u;)\n",
+                     300 * k + 1, 300 * k + 7, 1000 + k);
+    }
+    struct fx f;
+    fx_build(&f, "t.rules", text);
+    free(text);
+    const struct egroup *tcp = &f.e->g[EG_TCP];
+    CU_ASSERT_PTR_NOT_NULL(tcp->ix[0].slot);
+    CU_ASSERT_PTR_NOT_NULL(tcp->dport.slot);
+
+    static const int32_t deltas[] = { -1, 0, 1, 15, 16, 17 };
+    for (uint32_t k = 0; k < N; k++) {
+        for (size_t d = 0; d < sizeof(deltas) / sizeof(deltas[0]); d++) {
+            uint32_t x = slot_rule_addr(k) + (uint32_t)deltas[d];
+            char src[32];
+            snprintf(src, sizeof(src), "%u.%u.%u.%u", x >> 24, x >> 16 & 255, x >> 8 & 255,
+                     x & 255);
+            struct engine_packet p = pkt(&f, 17, src, 1, "192.168.0.1", 2, NULL, 0);
+            p.ip_only_done = false;
+            struct hits h = scan(&f, &p);
+            bool want = deltas[d] >= 0 && deltas[d] <= 16;   /* the /28, then the single */
+            CU_ASSERT_EQUAL(has(&h, 100 + k), want);
+            CU_ASSERT_EQUAL(h.n, want ? 1u : 0u);
+        }
+        for (uint32_t port = 300 * k; port <= 300 * k + 8; port++) {
+            struct engine_packet p = pkt(&f, 6, "10.0.0.1", 1, "10.0.0.2", (uint16_t)port,
+                                         NULL, 0);
+            p.tcp_flags = 0x02;
+            struct hits h = scan(&f, &p);
+            bool want = port >= 300 * k + 1 && port <= 300 * k + 7;
+            CU_ASSERT_EQUAL(has(&h, 1000 + k), want);
+        }
+    }
+    /* the ends of the key spaces */
+    struct engine_packet p = pkt(&f, 17, "255.255.255.255", 1, "0.0.0.0", 2, NULL, 0);
+    CU_ASSERT_EQUAL(scan(&f, &p).n, 0u);
+    p = pkt(&f, 6, "10.0.0.1", 1, "10.0.0.2", 65535, NULL, 0);
+    p.tcp_flags = 0x02;
+    CU_ASSERT_EQUAL(scan(&f, &p).n, 0u);
+    fx_free(&f);
+}
+
 /* One database scan per packet: "any" rules everywhere, port-listed rules
  * (one pattern each, in the group's second database) only for packets to
  * their ports; header-only rules naming destination ports come from the
@@ -1246,6 +1309,7 @@ int main(void)
         { "stream window", test_stream_window },
         { "stream carry", test_stream_carry },
         { "port groups: one scan, port index", test_port_groups },
+        { "index slot tables", test_index_slots },
         { "long fast patterns", test_long_fast_pattern },
         { "database cache", test_database_cache },
         { "ET Open build", test_et_open },

@@ -54,10 +54,24 @@ const char *anomaly_engine_counter_name(enum anomaly_engine_counter i)
 
 /* ---- configuration --------------------------------------------------------------- */
 
-static struct anomaly_rate_cfg rate(double pps, double bps)
+/* The setters write field by field into the zeroed configuration: a
+ * struct assigned whole may carry garbage in its padding, and configurations
+ * are compared with memcmp (tests: dump, load, compare). */
+static void set_rate(struct anomaly_rate_cfg *c, double pps, double bps)
 {
-    return (struct anomaly_rate_cfg){ .enabled = true, .pps = pps, .bps = bps,
-                                      .z = 6.0, .ratio = 3.0 };
+    c->enabled = true, c->pps = pps, c->bps = bps, c->z = 6.0, c->ratio = 3.0;
+}
+
+static void set_scan(struct anomaly_scan_cfg *c)
+{
+    c->enabled = true, c->score = 64, c->success_weight = 0.5, c->fail_weight = 2.0;
+    c->window = 5;
+}
+
+static void set_spike(struct anomaly_spike_cfg *c, double new_flows, double bps, double ratio)
+{
+    c->enabled = true, c->new_flows = new_flows, c->bps = bps, c->cusum_k = 0.5;
+    c->cusum_h = 10, c->ratio = ratio;
 }
 
 static const uint16_t default_reflector_ports[] = {
@@ -105,30 +119,25 @@ void anomaly_config_default(struct anomaly_config *cfg)
     cfg->brute_force_long_s = 60;
 
     struct anomaly_thresholds *t = &cfg->th;
-    t->syn_flood = rate(1000, 0);
+    set_rate(&t->syn_flood, 1000, 0);
     t->syn_completion_max = 0.3;
-    t->syn_ecn_flood = rate(1000, 0);
-    t->ack_flood = rate(20000, 0);
-    t->rst_flood = rate(5000, 0);
-    t->synack_reflection = rate(1000, 0);
-    t->udp_flood = rate(50000, 500e6);
-    t->icmp_flood = rate(5000, 50e6);
-    t->amplification = rate(1000, 2e6);
+    set_rate(&t->syn_ecn_flood, 1000, 0);
+    set_rate(&t->ack_flood, 20000, 0);
+    set_rate(&t->rst_flood, 5000, 0);
+    set_rate(&t->synack_reflection, 1000, 0);
+    set_rate(&t->udp_flood, 50000, 500e6);
+    set_rate(&t->icmp_flood, 5000, 50e6);
+    set_rate(&t->amplification, 1000, 2e6);
     t->amplification_min_sources = 3;
-    t->frag_flood = rate(5000, 50e6);
-    t->port_scan = (struct anomaly_scan_cfg){ .enabled = true, .score = 64, .success_weight = 0.5,
-                                              .fail_weight = 2.0, .window = 5 };
-    t->host_sweep = (struct anomaly_scan_cfg){ .enabled = true, .score = 64, .success_weight = 0.5,
-                                               .fail_weight = 2.0, .window = 5 };
-    t->brute_force = (struct anomaly_brute_cfg){ .enabled = true, .attempts = 10, .window = 60 };
-    t->dst_spike = (struct anomaly_spike_cfg){ .enabled = true, .new_flows = 2000, .bps = 200e6,
-                                               .cusum_k = 0.5, .cusum_h = 10, .ratio = 5 };
+    set_rate(&t->frag_flood, 5000, 50e6);
+    set_scan(&t->port_scan);
+    set_scan(&t->host_sweep);
+    t->brute_force.enabled = true, t->brute_force.attempts = 10, t->brute_force.window = 60;
+    set_spike(&t->dst_spike, 2000, 200e6, 5);
 
-    cfg->flow_spike = (struct anomaly_spike_cfg){ .enabled = true, .new_flows = 5000, .bps = 0,
-                                                  .cusum_k = 0.5, .cusum_h = 10, .ratio = 3 };
-    cfg->volume_spike = (struct anomaly_spike_cfg){ .enabled = true, .new_flows = 0, .bps = 1e9,
-                                                    .cusum_k = 0.5, .cusum_h = 10, .ratio = 3 };
-    cfg->decode = rate(100, 0);
+    set_spike(&cfg->flow_spike, 5000, 0, 3);
+    set_spike(&cfg->volume_spike, 0, 1e9, 3);
+    set_rate(&cfg->decode, 100, 0);
     cfg->decode.ratio = 5;
 }
 

@@ -41,7 +41,7 @@
 #define ETHERTYPE_VLAN      0x8100
 #define ETHERTYPE_QINQ      0x88a8
 #define ETHERTYPE_QINQ_OLD  0x9100
-#define ETHERTYPE_TEB       0x6558  /* GRE transparent Ethernet bridging */
+#define ETHERTYPE_TEB       0x6558  /* transparent Ethernet bridging (GRE, Geneve) */
 #define ETHERTYPE_MPLS      0x8847
 #define ETHERTYPE_MPLS_MC   0x8848
 #define ETHERTYPE_PPPOE_DISC 0x8863
@@ -59,6 +59,7 @@
 #define CHDLC_ADDR_MULTICAST 0x8f
 
 #define VXLAN_PORT          4789
+#define GENEVE_PORT         6081
 #define GTPU_PORT           2152
 #define GTPU_G_PDU          0xff  /* the one GTP-U message carrying a T-PDU */
 
@@ -76,6 +77,7 @@ struct dctx {
     bool frag;           /* current IP layer is a fragment */
     bool invalid;        /* a fault counter was bumped */
     bool snapped;        /* some header or length was cut by the snap length */
+    bool no_tunnels;     /* decode_ip_layer(): the first tunnel ends the decode */
     struct decoded_packet *out;
     struct decoder_counters *cnt;
 };
@@ -190,6 +192,10 @@ enum inner_kind { INNER_IPV4, INNER_IPV6, INNER_ETHERNET };
  * clear. The inner fault is still counted and DECODED_INVALID still set.
  * Hitting the depth limit keeps the current (last decoded) layer.
  *
+ * An enclosing packet that was itself an inner one becomes the result's
+ * intermediate layer (mid_l3_offset). Calls return innermost first, so the
+ * outermost such layer is the one that stays.
+ *
  * VLAN IDs stay those of the outermost Ethernet header: they name the
  * capture segment, which is what the flow key wants. */
 static bool decode_tunnel(struct dctx *c, enum inner_kind kind, uint32_t off)
@@ -198,6 +204,8 @@ static bool decode_tunnel(struct dctx *c, enum inner_kind kind, uint32_t off)
     struct decoded_packet outer;
     bool ok;
 
+    if (c->no_tunnels)
+        return true;
     if (c->depth >= MAX_TUNNEL_DEPTH) {
         fault(c, DECODER_TUNNEL_DEPTH_LIMIT);
         return true;
@@ -219,6 +227,8 @@ static bool decode_tunnel(struct dctx *c, enum inner_kind kind, uint32_t off)
 
     if (!ok)
         *out = outer;
+    else if (c->depth > 0)
+        out->mid_l3_offset = outer.l3_offset;
     return true;
 }
 
@@ -269,6 +279,36 @@ static bool decode_vxlan(struct dctx *c, uint32_t off)
     if ((c->data[off] & 0x08) == 0)
         return true;
     return decode_tunnel(c, INNER_ETHERNET, off + 8);
+}
+
+/* Geneve (RFC 8926): an 8-byte header - version (2 bits, 0 the only one
+ * defined), options length (6 bits, in 4-byte words), the O (control
+ * message) and C (critical options) flags, a protocol type (an EtherType)
+ * and the VNI - then the options, then the payload the protocol type
+ * names. O and C matter to tunnel endpoints, not to a passive decoder: the
+ * payload is decoded either way, as Suricata does. Another version, or a
+ * payload we do not decode, is counted as Geneve but left as plain UDP,
+ * as VXLAN without its I flag is. */
+static bool decode_geneve(struct dctx *c, uint32_t off)
+{
+    const uint8_t *h = c->data + off;
+    uint32_t hlen;
+
+    COUNT(c, GENEVE);
+    if (!fits(c, off, 8))
+        return cut_short(c, off, 8, DECODER_GENEVE_TRUNCATED);
+    if ((h[0] >> 6) != 0)
+        return true;
+    hlen = 8 + (uint32_t)(h[0] & 0x3f) * 4;
+    if (!fits(c, off, hlen))
+        return cut_short(c, off, hlen, DECODER_GENEVE_TRUNCATED);
+
+    switch (read_be16(h + 2)) {
+    case ETHERTYPE_TEB:  return decode_tunnel(c, INNER_ETHERNET, off + hlen);
+    case ETHERTYPE_IPV4: return decode_tunnel(c, INNER_IPV4, off + hlen);
+    case ETHERTYPE_IPV6: return decode_tunnel(c, INNER_IPV6, off + hlen);
+    default:             return true;
+    }
 }
 
 /* GTP-U (3GPP TS 29.281): the user plane of GPRS, UMTS, LTE and 5G, on
@@ -411,6 +451,8 @@ static bool decode_udp(struct dctx *c, uint32_t off)
         return true;
     if (out->dst_port == VXLAN_PORT)
         return decode_vxlan(c, off + 8);
+    if (out->dst_port == GENEVE_PORT)
+        return decode_geneve(c, off + 8);
     if (out->src_port == GTPU_PORT || out->dst_port == GTPU_PORT)
         return decode_gtpu(c, off + 8);
     return true;
@@ -997,7 +1039,7 @@ static inline bool fast_udp(const uint8_t *data, uint32_t off, uint32_t end,
     dport = read_be16(h + 2);
     ulen = read_be16(h + 4);
     if (ulen < 8 || off + ulen > end || dport == VXLAN_PORT ||
-        sport == GTPU_PORT || dport == GTPU_PORT)
+        dport == GENEVE_PORT || sport == GTPU_PORT || dport == GTPU_PORT)
         return false;
     out->src_port = sport;
     out->dst_port = dport;
@@ -1024,6 +1066,7 @@ static inline void fast_ip_common(struct decoded_packet *out, uint8_t version,
     out->icmp_code = 0;
     out->l3_offset = (uint16_t)l3;
     out->l4_offset = (uint16_t)l4;
+    out->mid_l3_offset = 0;
 }
 
 static inline bool fast_l4(const uint8_t *data, uint8_t proto, uint32_t off,
@@ -1141,33 +1184,57 @@ static inline bool decode_fast(const struct packet *pkt, struct decoded_packet *
     return true;
 }
 
+/* ---- whole frames and single layers ------------------------------------- */
+
+/* A decode context over the whole of pkt, writing into out (zeroed by the
+ * caller) and counting into counters. */
+static void dctx_init(struct dctx *c, const struct packet *pkt, struct decoded_packet *out,
+                      struct decoder_counters *counters)
+{
+    static const uint8_t no_bytes[1];
+
+    /* A NULL frame reads as an empty one; no pointer math on NULL. */
+    c->data = pkt->data ? pkt->data : no_bytes;
+    c->cap = pkt->data ? pkt->caplen : 0;
+    if (c->cap > MAX_VIEW_BYTES)
+        c->cap = MAX_VIEW_BYTES;
+    /* wirelen < caplen breaks the contract; trust the bytes we have. */
+    c->wire = pkt->wirelen > pkt->caplen ? pkt->wirelen : pkt->caplen;
+    c->lim = c->cap;
+    c->depth = 0;
+    c->frag = false;
+    c->invalid = false;
+    c->snapped = false;
+    c->no_tunnels = false;
+    c->out = out;
+    c->cnt = counters;
+}
+
+/* Flag what the decode met on the way, counted once per decode. */
+static void dctx_finish(struct dctx *c)
+{
+    if (c->snapped) {
+        c->out->flags |= DECODED_SNAPPED;
+        COUNT(c, SNAPPED);
+    }
+    if (c->invalid) {
+        c->out->flags |= DECODED_INVALID;
+        COUNT(c, INVALID);
+    }
+}
+
 /* Every frame decode_fast() does not take: layer by layer. Kept out of line
  * so that its register needs do not weigh on the fast path. */
 static __attribute__((noinline)) bool
 decode_layered(const struct packet *pkt, struct decoded_packet *out,
                struct decoder_counters *counters)
 {
-    static const uint8_t no_bytes[1];
     struct dctx c;
 
     memset(out, 0, sizeof(*out));
     counter_inc(&counters->v[DECODER_PKTS]);
     counter_add(&counters->v[DECODER_BYTES], pkt->wirelen);
-
-    /* A NULL frame reads as an empty one; no pointer math on NULL. */
-    c.data = pkt->data ? pkt->data : no_bytes;
-    c.cap = pkt->data ? pkt->caplen : 0;
-    if (c.cap > MAX_VIEW_BYTES)
-        c.cap = MAX_VIEW_BYTES;
-    /* wirelen < caplen breaks the contract; trust the bytes we have. */
-    c.wire = pkt->wirelen > pkt->caplen ? pkt->wirelen : pkt->caplen;
-    c.lim = c.cap;
-    c.depth = 0;
-    c.frag = false;
-    c.invalid = false;
-    c.snapped = false;
-    c.out = out;
-    c.cnt = counters;
+    dctx_init(&c, pkt, out, counters);
 
     switch (pkt->link_type) {
     case LINK_ETHERNET:   decode_ethernet(&c, 0); break;
@@ -1179,15 +1246,28 @@ decode_layered(const struct packet *pkt, struct decoded_packet *out,
     case LINK_CHDLC:      decode_chdlc(&c); break;
     default:              fault(&c, DECODER_LINK_UNSUPPORTED); break;
     }
+    dctx_finish(&c);
+    return (out->flags & DECODED_IP) != 0;
+}
 
-    if (c.snapped) {
-        out->flags |= DECODED_SNAPPED;
-        COUNT(&c, SNAPPED);
+bool decode_ip_layer(const struct packet *pkt, uint16_t l3_offset, struct decoded_packet *out)
+{
+    /* The layer's counts were made by decode_packet(); these are written
+     * and never read. Per thread, as workers decode side by side. */
+    static _Thread_local struct decoder_counters uncounted;
+    struct dctx c;
+
+    memset(out, 0, sizeof(*out));
+    dctx_init(&c, pkt, out, &uncounted);
+    c.no_tunnels = true;
+    if (fits(&c, l3_offset, 1)) {
+        switch (c.data[l3_offset] >> 4) {
+        case 4: decode_ipv4(&c, l3_offset); break;
+        case 6: decode_ipv6(&c, l3_offset); break;
+        default: break;
+        }
     }
-    if (c.invalid) {
-        out->flags |= DECODED_INVALID;
-        COUNT(&c, INVALID);
-    }
+    dctx_finish(&c);
     return (out->flags & DECODED_IP) != 0;
 }
 

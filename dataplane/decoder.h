@@ -2,8 +2,10 @@
  *
  * decode_packet() reads a frame, never writes it, and never fails: what it
  * cannot decode it counts under a named counter and says so in the result.
- * Tunnels (GRE, VXLAN, GTP-U, IP-in-IP) are followed to the inner packet,
- * whose addresses and ports are what the flow table sees. PPPoE sessions and
+ * Tunnels (GRE, VXLAN, Geneve, GTP-U, IP-in-IP) are followed to the inner
+ * packet, whose addresses and ports are what the flow table sees; a layer
+ * between the outer and the innermost packet is recorded (mid_l3_offset)
+ * and can be decoded on its own with decode_ip_layer(). PPPoE sessions and
  * MPLS label stacks are link-layer shims, walked like VLAN tags: the IP
  * packet they carry is the outer packet, not a tunnel. */
 #ifndef MAMORI_DECODER_H
@@ -42,6 +44,7 @@
     X(NON_IP,               "decoder.non_ip") \
     X(GRE,                  "decoder.gre") \
     X(VXLAN,                "decoder.vxlan") \
+    X(GENEVE,               "decoder.geneve") \
     X(GTPU,                 "decoder.gtpu") \
     X(IPV4_IN_IP,           "decoder.ipv4_in_ip") \
     X(IPV6_IN_IP,           "decoder.ipv6_in_ip") \
@@ -79,6 +82,7 @@
     X(GRE_TRUNCATED,        "decoder.gre.truncated") \
     X(GRE_UNSUPPORTED,      "decoder.gre.unsupported") \
     X(VXLAN_TRUNCATED,      "decoder.vxlan.truncated") \
+    X(GENEVE_TRUNCATED,     "decoder.geneve.truncated") \
     X(GTPU_TRUNCATED,       "decoder.gtpu.truncated") \
     X(GTPU_EXT_HDR_LIMIT,   "decoder.gtpu.ext_hdr_limit") \
     X(TUNNEL_DEPTH_LIMIT,   "decoder.tunnel.depth_limit")
@@ -135,6 +139,14 @@ struct decoded_packet {
     uint32_t tcp_seq;
     uint32_t tcp_ack;
     uint16_t tcp_window;
+    /* IP header of the intermediate tunnel layer, 0 if none: an inner
+     * packet that itself carried a tunnel that was followed (of Geneve /
+     * IPv4 / GRE / IPv4 / TCP, the IPv4 packet carrying GRE). Suricata
+     * inspects such a layer as a packet of its own; decode_ip_layer() gives
+     * its view. A packet three tunnels deep has two such layers; only the
+     * outer one is kept: a second offset (or a count) would grow this
+     * struct past its 68 bytes, this one fills what was padding. */
+    uint16_t mid_l3_offset;
 };
 
 /* Decode pkt into *out and count what was seen in *counters. Always fills
@@ -148,6 +160,19 @@ bool decode_packet(const struct packet *pkt, struct decoded_packet *out,
  * while one is decoded, and the common case is counted once per burst. */
 void decode_burst(const struct packet *pkts, struct decoded_packet *out, unsigned n,
                   struct decoder_counters *counters);
+
+/* Decode the IPv4 or IPv6 packet whose header is at l3_offset of pkt as a
+ * packet of its own, stopping at any tunnel it carries: *out gets that
+ * layer's addresses, protocol, TTL, transport header and payload, as
+ * decode_packet() gives the outer packet when it does not follow a tunnel
+ * (the payload of a GRE or IP-in-IP packet is its IP payload; of a UDP
+ * tunnel, the UDP payload). Meant for mid_l3_offset of a decode_packet()
+ * result, so it counts nothing: that decode counted the layer already. The
+ * layer is bounded by the frame, not by the datagram enclosing it; only an
+ * IPv6 jumbogram, which has no length of its own, could tell the two apart.
+ * VLAN IDs and mid_l3_offset are 0, DECODED_TUNNEL is clear. Returns true
+ * when an IP header was decoded (out->flags & DECODED_IP). */
+bool decode_ip_layer(const struct packet *pkt, uint16_t l3_offset, struct decoded_packet *out);
 
 /* The pcap DLT / LINKTYPE value of a capture file as our link type. */
 enum link_type link_type_from_dlt(int dlt);

@@ -552,10 +552,34 @@ static void worker_match(struct worker *w, const struct packet *p,
     }
 }
 
-/* The detectors' look at one packet: statistics, then signature matching.
- * f NULL: a packet without a flow (not IP, a later fragment, the table
- * full), still counted by the detectors and matched if it is IP. With
- * `timed`, each stage's cycles are added to the worker's sample. */
+/* The intermediate tunnel layer of a packet (decoder.h: mid_l3_offset),
+ * matched as Suricata matches it: as a packet of its own, without a flow,
+ * so IP-only rules fire on every such packet, with the layer's addresses
+ * and protocol. Counted in detect.packets_inspected, as every scan is.
+ * Suricata gives a GRE or IP-in-IP packet no payload (only a UDP tunnel's
+ * packet has one): the bytes past its IP header are the inner packet,
+ * matched as that packet, and content rules must not see them twice. Out
+ * of line: only tunnel-in-tunnel traffic comes here. */
+static __attribute__((noinline)) void
+worker_match_mid_layer(struct worker *w, const struct packet *p, const struct decoded_packet *d)
+{
+    struct decoded_packet layer;
+
+    if (!decode_ip_layer(p, d->mid_l3_offset, &layer))
+        return;
+    layer.vlan[0] = d->vlan[0];
+    layer.vlan[1] = d->vlan[1];
+    if (!(layer.flags & DECODED_L4))
+        layer.payload_len = 0;
+    worker_match(w, p, &layer, NULL, 0);
+}
+
+/* The detectors' look at one packet: statistics, then signature matching
+ * (of its intermediate tunnel layer too, if it has one; the statistics
+ * count the packet once, by its innermost layer). f NULL: a packet without
+ * a flow (not IP, a later fragment, the table full), still counted by the
+ * detectors and matched if it is IP. With `timed`, each stage's cycles are
+ * added to the worker's sample. */
 static inline __attribute__((always_inline)) void
 worker_inspect(struct worker *w, const struct packet *p, const struct decoded_packet *d,
                struct flow *f, unsigned side, bool created, const bool timed)
@@ -573,6 +597,9 @@ worker_inspect(struct worker *w, const struct packet *p, const struct decoded_pa
             worker_stage_add(w, WORKER_STAGE_STATISTICS, &t);
     }
     if (w->engine && (f != NULL || (d->flags & DECODED_IP))) {
+        /* The outer layer first, in the order Suricata matches them. */
+        if (unlikely(d->mid_l3_offset != 0))
+            worker_match_mid_layer(w, p, d);
         worker_match(w, p, d, f, side);
         if (timed)
             worker_stage_add(w, WORKER_STAGE_MATCHING, &t);

@@ -258,6 +258,27 @@ static uint32_t vxlan(struct pb *p, uint8_t flags, uint32_t vni)
     return off;
 }
 
+/* A Geneve header, version 0, O and C clear, VNI 0xabcd, protocol type
+ * proto, then opt_words 4-byte words of options: one option of class
+ * 0x0108 (as AWS's load balancers send) holding the rest as data. */
+static uint32_t geneve(struct pb *p, uint16_t proto, uint8_t opt_words)
+{
+    uint32_t off = p->n;
+
+    put8(p, opt_words);
+    put8(p, 0);
+    put16(p, proto);
+    put32(p, 0xabcd << 8);
+    if (opt_words > 0) {
+        put16(p, 0x0108);                     /* option class */
+        put8(p, 0x01);                        /* type */
+        put8(p, (uint8_t)(opt_words - 1));    /* data length in words */
+        for (unsigned i = 1; i < opt_words; i++)
+            put32(p, 0x31e129cd);
+    }
+    return off;
+}
+
 /* GTP-U flags: version 1, protocol type 1, then E, S and PN. */
 #define GTPU_V1     0x30
 #define GTPU_E      0x04
@@ -364,9 +385,11 @@ static void payload(struct pb *p)
 
 static struct decoder_counters ctr;
 static struct decoded_packet d;
+static struct decoded_packet mid;  /* decode_ip_layer() of d.mid_l3_offset, or zeros */
 static bool fault_tested[DECODER_COUNTER_COUNT];
 
-/* Decode a heap copy of exactly caplen bytes; counters accumulate. */
+/* Decode a heap copy of exactly caplen bytes; counters accumulate. The
+ * intermediate layer, if any, is decoded from the same copy into mid. */
 static bool decode_buf(const uint8_t *b, uint32_t caplen, uint32_t wirelen,
                        uint16_t link_type)
 {
@@ -382,6 +405,29 @@ static bool decode_buf(const uint8_t *b, uint32_t caplen, uint32_t wirelen,
     if (caplen)
         memcpy(copy, b, caplen);
     ret = decode_packet(&pkt, &d, &ctr);
+    memset(&mid, 0, sizeof(mid));
+    if (d.mid_l3_offset != 0)
+        decode_ip_layer(&pkt, d.mid_l3_offset, &mid);
+    free(copy);
+    return ret;
+}
+
+/* decode_ip_layer() of a heap copy of the first caplen bytes of p, the
+ * layer at off, into mid. */
+static bool layer_at(const struct pb *p, uint32_t caplen, uint16_t off)
+{
+    uint8_t *copy = malloc(caplen ? caplen : 1);
+    struct packet pkt = {
+        .data = copy, .caplen = caplen, .wirelen = p->n,
+        .ts_ns = 1, .link_type = LINK_RAW, .port = 0,
+    };
+    bool ret;
+
+    if (!copy)
+        abort();
+    if (caplen)
+        memcpy(copy, p->b, caplen);
+    ret = decode_ip_layer(&pkt, off, &mid);
     free(copy);
     return ret;
 }
@@ -574,6 +620,63 @@ static uint16_t s_vxlan(struct pb *p)
     tcp(p, 5000, 8080, 0x02);
     payload(p);
     fix_ipv4(p, i);
+    fix_udp(p, u);
+    fix_ipv4(p, o);
+    return LINK_ETHERNET;
+}
+
+/* Ethernet / IPv4 / UDP 50000 -> 6081 / Geneve, Ethernet payload /
+ * Ethernet / IPv4 / TCP. */
+static uint16_t s_geneve_eth(struct pb *p)
+{
+    eth(p, 0x0800);
+    uint32_t o = ipv4(p, IPPROTO_UDP, HOST1, HOST2);
+    uint32_t u = udp(p, 50000, 6081);
+    geneve(p, 0x6558, 0);
+    eth(p, 0x0800);
+    uint32_t i = ipv4(p, IPPROTO_TCP, A4(172, 16, 0, 1), A4(172, 16, 0, 2));
+    tcp(p, 5000, 8080, 0x02);
+    payload(p);
+    fix_ipv4(p, i);
+    fix_udp(p, u);
+    fix_ipv4(p, o);
+    return LINK_ETHERNET;
+}
+
+/* Raw IPv6 / UDP 50000 -> 6081 / Geneve, 8 bytes of options, IPv6
+ * payload / IPv6 2001:db8::7 -> ::8 / UDP 1000 -> 53. */
+static uint16_t s_geneve_v6(struct pb *p)
+{
+    uint32_t o = ipv6(p, IPPROTO_UDP, 1, 2);
+    uint32_t u = udp(p, 50000, 6081);
+    geneve(p, 0x86dd, 2);
+    uint32_t i = ipv6(p, IPPROTO_UDP, 7, 8);
+    uint32_t iu = udp(p, 1000, 53);
+    payload(p);
+    fix_udp(p, iu);
+    fix_ipv6(p, i);
+    fix_udp(p, u);
+    fix_ipv6(p, o);
+    return LINK_RAW;
+}
+
+/* As in suricata-verify's bug-6402-01 (an AWS Gateway Load Balancer):
+ * Ethernet / IPv4 / UDP 6081 / Geneve, 24 bytes of options, IPv4 payload /
+ * IPv4 10.0.1.72 -> 10.0.2.31 / GRE / IPv4 10.2.0.1 -> .2 / TCP 39198 ->
+ * 1234. The middle IPv4 packet, at 74, is an intermediate layer. */
+static uint16_t s_geneve_gre(struct pb *p)
+{
+    eth(p, 0x0800);
+    uint32_t o = ipv4(p, IPPROTO_UDP, HOST1, HOST2);
+    uint32_t u = udp(p, 61000, 6081);
+    geneve(p, 0x0800, 6);
+    uint32_t m = ipv4(p, IPPROTO_GRE, A4(10, 0, 1, 72), A4(10, 0, 2, 31));
+    gre(p, 0, 0x0800);
+    uint32_t i = ipv4(p, IPPROTO_TCP, A4(10, 2, 0, 1), A4(10, 2, 0, 2));
+    tcp(p, 39198, 1234, 0x18);
+    payload(p);
+    fix_ipv4(p, i);
+    fix_ipv4(p, m);
     fix_udp(p, u);
     fix_ipv4(p, o);
     return LINK_ETHERNET;
@@ -772,6 +875,7 @@ static uint16_t (*const samples[])(struct pb *) = {
     s_null_sctp, s_gre_ipv4, s_gre_teb, s_vxlan, s_ipip, s_6in4,
     s_frag_first, s_v6_frag_first, s_v6_gre_v4, s_nested3, s_pppoe,
     s_mpls_v6, s_ppp, s_ppp_pfc_v6, s_chdlc_mpls, s_gtpu, s_gtpu_ext_v6,
+    s_geneve_eth, s_geneve_v6, s_geneve_gre,
 };
 #define N_SAMPLES (sizeof(samples) / sizeof(samples[0]))
 
@@ -1969,6 +2073,127 @@ static void test_gtpu(void)
     CU_ASSERT_EQUAL(ctr.v[DECODER_GTPU], 1);
 }
 
+/* Ethernet / IPv4 / UDP sport -> dport / Geneve (proto, opt_words words of
+ * options) / IPv4 192.168.5.1 -> .2 / UDP 1000 -> 53; lengths fixed.
+ * Returns the Geneve offset. */
+static uint32_t geneve_pkt(struct pb *p, uint16_t sport, uint16_t dport, uint16_t proto,
+                           uint8_t opt_words)
+{
+    uint8_t b[64];
+    uint32_t len = inner_v4_udp(b);
+
+    p->n = 0;
+    eth(p, 0x0800);
+    uint32_t o = ipv4(p, IPPROTO_UDP, HOST1, HOST2);
+    uint32_t u = udp(p, sport, dport);
+    uint32_t g = geneve(p, proto, opt_words);
+    put(p, b, len);
+    fix_udp(p, u);
+    fix_ipv4(p, o);
+    return g;
+}
+
+/* The outer UDP datagram to port 6081 is the result. */
+static void expect_outer_geneve_udp(uint16_t sport)
+{
+    CU_ASSERT_EQUAL(d.flags & (DECODED_IP | DECODED_L4 | DECODED_TUNNEL),
+                    DECODED_IP | DECODED_L4);
+    CU_ASSERT(is_v4(d.src_addr, HOST1));
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_UDP);
+    CU_ASSERT_EQUAL(d.src_port, sport);
+    CU_ASSERT_EQUAL(d.dst_port, 6081);
+    CU_ASSERT_EQUAL(d.l3_offset, 14);
+    CU_ASSERT_EQUAL(d.payload_offset, 14 + 20 + 8);
+    CU_ASSERT_EQUAL(d.mid_l3_offset, 0);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_GENEVE], 1);
+}
+
+static void test_geneve(void)
+{
+    struct pb p = { .n = 0 };
+
+    /* IPv4 after 12 bytes of options. */
+    uint32_t g = geneve_pkt(&p, 50000, 6081, 0x0800, 3);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_TUNNEL);
+    CU_ASSERT(is_v4(d.src_addr, A4(192, 168, 5, 1)));
+    CU_ASSERT(is_v4(d.dst_addr, A4(192, 168, 5, 2)));
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_UDP);
+    CU_ASSERT_EQUAL(d.dst_port, 53);
+    CU_ASSERT_EQUAL(d.l3_offset, g + 8 + 12);
+    CU_ASSERT_EQUAL(d.payload_len, 5);
+    CU_ASSERT_EQUAL(d.mid_l3_offset, 0);  /* one tunnel: no intermediate layer */
+    CU_ASSERT_EQUAL(ctr.v[DECODER_GENEVE], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV4], 2);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_UDP], 2);
+
+    /* The O (control) and C (critical options) flags change nothing. */
+    p.b[g + 1] = 0xc0;
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_TUNNEL);
+    CU_ASSERT_EQUAL(d.dst_port, 53);
+
+    /* IPv6 after 8 bytes of options, over IPv6. */
+    p.n = 0;
+    CU_ASSERT_TRUE(run(&p, s_geneve_v6(&p)));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_TUNNEL);
+    CU_ASSERT_EQUAL(d.ip_version, 6);
+    CU_ASSERT(is_v6(d.src_addr, 7));
+    CU_ASSERT(is_v6(d.dst_addr, 8));
+    CU_ASSERT_EQUAL(d.dst_port, 53);
+    CU_ASSERT_EQUAL(d.l3_offset, 40 + 8 + 8 + 8);
+    CU_ASSERT_EQUAL(d.payload_len, 5);
+    CU_ASSERT_EQUAL(d.mid_l3_offset, 0);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_GENEVE], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV6], 2);
+
+    /* Ethernet (transparent bridging), no options. */
+    p.n = 0;
+    CU_ASSERT_TRUE(run(&p, s_geneve_eth(&p)));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_TUNNEL);
+    CU_ASSERT(is_v4(d.src_addr, A4(172, 16, 0, 1)));
+    CU_ASSERT_EQUAL(d.dst_port, 8080);
+    CU_ASSERT_EQUAL(d.l3_offset, 14 + 20 + 8 + 8 + 14);
+    CU_ASSERT_EQUAL(d.mid_l3_offset, 0);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_GENEVE], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_ETHERNET], 2);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_TCP], 1);
+
+    /* A version other than 0: plain UDP to port 6081. */
+    g = geneve_pkt(&p, 50000, 6081, 0x0800, 0);
+    p.b[g] |= 0x40;
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    expect_outer_geneve_udp(50000);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV4], 1);
+
+    /* A protocol type we do not decode (ARP): plain UDP. */
+    geneve_pkt(&p, 50000, 6081, 0x0806, 1);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    expect_outer_geneve_udp(50000);
+
+    /* 6081 as the source port only is not Geneve: RFC 8926 fixes the
+     * destination port, the source port is the sender's flow entropy. */
+    geneve_pkt(&p, 6081, 50000, 0x0800, 0);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4);
+    CU_ASSERT_EQUAL(d.dst_port, 50000);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_GENEVE], 0);
+
+    /* Options cut by the snap length: snapped, not malformed. */
+    g = geneve_pkt(&p, 50000, 6081, 0x0800, 4);
+    CU_ASSERT_TRUE(run_snap(&p, LINK_ETHERNET, g + 12));
+    expect_clean();
+    expect_outer_geneve_udp(50000);
+    CU_ASSERT(d.flags & DECODED_SNAPPED);
+}
+
 static void test_ip_in_ip(void)
 {
     struct pb p = { .n = 0 };
@@ -2055,6 +2280,159 @@ static void test_tunnel_depth(void)
     CU_ASSERT_EQUAL(d.dst_port, 2152);
     CU_ASSERT_EQUAL(ctr.v[DECODER_GTPU], 1);
     CU_ASSERT_EQUAL(ctr.v[DECODER_TCP], 0);
+}
+
+/* A tunnel inside a tunnel: the layer between them is recorded, and
+ * decode_ip_layer() gives it as a packet of its own. */
+static void test_tunnel_in_tunnel(void)
+{
+    struct pb p = { .n = 0 };
+
+    /* Geneve / IPv4 / GRE / IPv4 / TCP: the IPv4 packet carrying GRE. */
+    CU_ASSERT_TRUE(run(&p, s_geneve_gre(&p)));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_L4 | DECODED_TUNNEL);
+    CU_ASSERT(is_v4(d.src_addr, A4(10, 2, 0, 1)));
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_TCP);
+    CU_ASSERT_EQUAL(d.dst_port, 1234);
+    CU_ASSERT_EQUAL(d.l3_offset, 74 + 20 + 4);
+    CU_ASSERT_EQUAL(d.mid_l3_offset, 74);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_GENEVE], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_GRE], 1);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_IPV4], 3);
+    /* The layer alone: IPv4 carrying GRE, no ports; its payload is its IP
+     * payload, GRE header on, as for a GRE packet whose tunnel is not
+     * followed. */
+    CU_ASSERT_EQUAL(mid.flags, DECODED_IP);
+    CU_ASSERT_EQUAL(mid.ip_version, 4);
+    CU_ASSERT(is_v4(mid.src_addr, A4(10, 0, 1, 72)));
+    CU_ASSERT(is_v4(mid.dst_addr, A4(10, 0, 2, 31)));
+    CU_ASSERT_EQUAL(mid.ip_proto, IPPROTO_GRE);
+    CU_ASSERT_EQUAL(mid.ttl, 64);
+    CU_ASSERT_EQUAL(mid.src_port, 0);
+    CU_ASSERT_EQUAL(mid.dst_port, 0);
+    CU_ASSERT_EQUAL(mid.l3_offset, 74);
+    CU_ASSERT_EQUAL(mid.payload_offset, 94);
+    CU_ASSERT_EQUAL(mid.payload_len, p.n - 94);
+    CU_ASSERT_EQUAL(mid.mid_l3_offset, 0);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_GRE], 1);  /* nothing counted twice */
+
+    /* The same from decode_burst(), whose output starts as garbage; and
+     * the fast path writes 0 for a packet without tunnels. */
+    {
+        struct pb q = { .n = 0 };
+        s_eth_tcp(&q);
+        struct packet pkts[2] = {
+            { .data = p.b, .caplen = p.n, .wirelen = p.n, .link_type = LINK_ETHERNET },
+            { .data = q.b, .caplen = q.n, .wirelen = q.n, .link_type = LINK_ETHERNET },
+        };
+        struct decoded_packet out[2];
+        memset(out, 0xa5, sizeof(out));
+        memset(&ctr, 0, sizeof(ctr));
+        decode_burst(pkts, out, 2, &ctr);
+        CU_ASSERT_EQUAL(out[0].mid_l3_offset, 74);
+        CU_ASSERT_EQUAL(out[1].flags, DECODED_IP | DECODED_L4);
+        CU_ASSERT_EQUAL(out[1].mid_l3_offset, 0);
+    }
+
+    /* VXLAN in GRE: the layer is UDP, its payload the VXLAN header on. */
+    p.n = 0;
+    eth(&p, 0x0800);
+    uint32_t o = ipv4(&p, IPPROTO_GRE, HOST1, HOST2);
+    gre(&p, 0, 0x0800);
+    uint32_t m = ipv4(&p, IPPROTO_UDP, A4(192, 168, 0, 1), A4(192, 168, 0, 2));
+    uint32_t u = udp(&p, 51000, 4789);
+    vxlan(&p, 0x08, 42);
+    eth(&p, 0x0800);
+    uint32_t i = ipv4(&p, IPPROTO_TCP, A4(172, 16, 0, 1), A4(172, 16, 0, 2));
+    tcp(&p, 5000, 8080, 0x02);
+    fix_ipv4(&p, i);
+    fix_udp(&p, u);
+    fix_ipv4(&p, m);
+    fix_ipv4(&p, o);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.dst_port, 8080);
+    CU_ASSERT_EQUAL(d.mid_l3_offset, m);
+    CU_ASSERT_EQUAL(mid.flags, DECODED_IP | DECODED_L4);
+    CU_ASSERT(is_v4(mid.src_addr, A4(192, 168, 0, 1)));
+    CU_ASSERT_EQUAL(mid.ip_proto, IPPROTO_UDP);
+    CU_ASSERT_EQUAL(mid.src_port, 51000);
+    CU_ASSERT_EQUAL(mid.dst_port, 4789);
+    CU_ASSERT_EQUAL(mid.l4_offset, u);
+    CU_ASSERT_EQUAL(mid.payload_offset, u + 8);
+    CU_ASSERT_EQUAL(mid.payload_len, p.n - u - 8);
+    CU_ASSERT_EQUAL(ctr.v[DECODER_VXLAN], 1);
+
+    /* IPv4 / IPv6 / IPv4 / UDP: an IPv6 layer between. */
+    p.n = 0;
+    o = ipv4(&p, IPPROTO_IPV6, HOST1, HOST2);
+    m = ipv6(&p, IPPROTO_IPIP, 3, 4);
+    i = ipv4(&p, IPPROTO_UDP, A4(192, 168, 1, 1), A4(192, 168, 1, 2));
+    u = udp(&p, 7, 9);
+    fix_udp(&p, u);
+    fix_ipv4(&p, i);
+    fix_ipv6(&p, m);
+    fix_ipv4(&p, o);
+    CU_ASSERT_TRUE(run(&p, LINK_RAW));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.mid_l3_offset, 20);
+    CU_ASSERT_EQUAL(mid.flags, DECODED_IP);
+    CU_ASSERT_EQUAL(mid.ip_version, 6);
+    CU_ASSERT(is_v6(mid.src_addr, 3));
+    CU_ASSERT_EQUAL(mid.ip_proto, IPPROTO_IPIP);
+    CU_ASSERT_EQUAL(mid.ttl, 63);
+    CU_ASSERT_EQUAL(mid.payload_offset, 60);
+
+    /* Three tunnels deep: two layers between, the outer one is kept. */
+    p.n = 0;
+    CU_ASSERT_TRUE(run(&p, nested_ipip(&p, 3)));
+    expect_clean();
+    CU_ASSERT_EQUAL(d.l3_offset, 60);
+    CU_ASSERT_EQUAL(d.mid_l3_offset, 20);
+    CU_ASSERT(is_v4(mid.src_addr, A4(10, 1, 0, 1)));
+    CU_ASSERT_EQUAL(mid.ip_proto, IPPROTO_IPIP);
+
+    /* At the depth limit the last layer decoded is the result. */
+    p.n = 0;
+    CU_ASSERT_TRUE(run(&p, nested_ipip(&p, 4)));
+    expect_fault(DECODER_TUNNEL_DEPTH_LIMIT);
+    CU_ASSERT_EQUAL(d.l3_offset, 60);
+    CU_ASSERT_EQUAL(d.mid_l3_offset, 20);
+
+    /* A malformed innermost packet: the result falls back to the layer
+     * carrying it, which is then no intermediate layer. */
+    p.n = 0;
+    s_geneve_gre(&p);
+    p.b[74 + 20 + 4] = 0x55;
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_IPV4_BAD_VERSION);
+    CU_ASSERT_EQUAL(d.flags, DECODED_IP | DECODED_TUNNEL | DECODED_INVALID);
+    CU_ASSERT(is_v4(d.src_addr, A4(10, 0, 1, 72)));
+    CU_ASSERT_EQUAL(d.ip_proto, IPPROTO_GRE);
+    CU_ASSERT_EQUAL(d.mid_l3_offset, 0);
+
+    /* One tunnel, or none: no intermediate layer. */
+    static uint16_t (*const single[])(struct pb *) = {
+        s_eth_tcp, s_gre_ipv4, s_gre_teb, s_vxlan, s_ipip, s_6in4, s_v6_gre_v4,
+        s_gtpu, s_gtpu_ext_v6, s_geneve_eth, s_geneve_v6,
+    };
+    for (unsigned k = 0; k < sizeof(single) / sizeof(single[0]); k++) {
+        p.n = 0;
+        CU_ASSERT_TRUE(run(&p, single[k](&p)));
+        CU_ASSERT_EQUAL(d.mid_l3_offset, 0);
+    }
+
+    /* decode_ip_layer() where no IP header is: nothing decoded. */
+    p.n = 0;
+    s_geneve_gre(&p);
+    CU_ASSERT_FALSE(layer_at(&p, p.n, 0));      /* the Ethernet header */
+    CU_ASSERT_EQUAL(mid.flags, 0);
+    CU_ASSERT_FALSE(layer_at(&p, 80, 74));      /* the layer cut by the capture */
+    CU_ASSERT_EQUAL(mid.flags, DECODED_SNAPPED);
+    CU_ASSERT_FALSE(layer_at(&p, p.n, (uint16_t)p.n));
+    CU_ASSERT_TRUE(layer_at(&p, p.n, 74));
+    CU_ASSERT_EQUAL(mid.ip_proto, IPPROTO_GRE);
 }
 
 /* A malformed inner packet: counted, and the result is the outer packet. */
@@ -2688,6 +3066,25 @@ static void test_bad_tunnel(void)
     expect_outer_gtpu_udp(2152, 2152);
     CU_ASSERT_EQUAL(ctr.v[DECODER_IPV4], 1);
 
+    /* UDP to 6081 with half a Geneve header. */
+    p.n = 0;
+    eth(&p, 0x0800);
+    ip = ipv4(&p, IPPROTO_UDP, HOST1, HOST2);
+    u = udp(&p, 40000, 6081);
+    put32(&p, 0x00000800);
+    fix_udp(&p, u);
+    fix_ipv4(&p, ip);
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_GENEVE_TRUNCATED);
+    expect_outer_geneve_udp(40000);
+
+    /* Options running past the UDP datagram (63 words, 33 bytes left). */
+    g = geneve_pkt(&p, 40000, 6081, 0x0800, 0);
+    p.b[g] = 0x3f;
+    CU_ASSERT_TRUE(run(&p, LINK_ETHERNET));
+    expect_fault(DECODER_GENEVE_TRUNCATED);
+    expect_outer_geneve_udp(40000);
+
     /* TUNNEL_DEPTH_LIMIT: test_tunnel_depth. */
 }
 
@@ -2739,6 +3136,13 @@ static void fuzz_one(const uint8_t *b, uint32_t caplen, uint32_t wirelen,
              d.l4_offset < caplen && d.payload_offset >= d.l4_offset;
     if (d.flags & DECODED_FRAG_LATER)
         ok = ok && !(d.flags & DECODED_L4);
+    /* An intermediate layer lies before the result's own IP header and
+     * decodes on its own, whole, within the capture. */
+    if (d.mid_l3_offset != 0)
+        ok = ok && (d.flags & DECODED_TUNNEL) && d.mid_l3_offset < d.l3_offset &&
+             (mid.flags & DECODED_IP) && !(mid.flags & DECODED_INVALID) &&
+             mid.l3_offset == d.mid_l3_offset &&
+             (uint32_t)mid.payload_offset + mid.payload_len <= caplen;
     if (!ok) {
         if (fuzz_bad++ < 5)
             fprintf(stderr, "\nfuzz: link %u caplen %u wirelen %u flags 0x%x\n",
@@ -2881,8 +3285,10 @@ int main(void)
         { "gre", test_gre },
         { "vxlan", test_vxlan },
         { "gtp-u", test_gtpu },
+        { "geneve", test_geneve },
         { "ip in ip", test_ip_in_ip },
         { "tunnel depth limit", test_tunnel_depth },
+        { "tunnel in tunnel: the layer between", test_tunnel_in_tunnel },
         { "malformed inner packet falls back", test_inner_fallback },
         { "snapped captures", test_snapped },
         { "malformed link layers", test_bad_link },

@@ -38,10 +38,6 @@ struct verify_result {
 /* Failures whose cause is understood, with the cause. A listed test that
  * fails is KNOWN (not asserted); one that passes says so, to be taken off. */
 static const struct { const char *name, *why; } known[] = {
-    { "sv--bug-6402-01",
-      "Geneve (UDP 6081) is not decapsulated, and Suricata also inspects each intermediate "
-      "tunnel layer (here the IP/GRE packet) as a packet of its own; mamori inspects the "
-      "innermost packet only" },
     { "sv--detect-bytetest-02",
       "Suricata inspects the one packet twice, in the packet and again in the raw stream "
       "when the flow is flushed at exit; mamori inspects each byte once" },

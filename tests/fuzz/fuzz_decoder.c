@@ -9,7 +9,8 @@
  * Besides crashes, it checks what decoder.h promises: decode_burst() on a
  * burst gives what decode_packet() gives on each packet, every field
  * written (the burst's output starts as garbage, the single one as zeros),
- * the same counts, and offsets that lie within the capture. */
+ * the same counts, and offsets that lie within the capture, those of an
+ * intermediate tunnel layer's own decode too. */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,22 @@ static bool same_result(const struct decoded_packet *a, const struct decoded_pac
            a->icmp_code == b->icmp_code && a->l3_offset == b->l3_offset &&
            a->l4_offset == b->l4_offset && a->payload_offset == b->payload_offset &&
            a->payload_len == b->payload_len && a->tcp_seq == b->tcp_seq &&
-           a->tcp_ack == b->tcp_ack && a->tcp_window == b->tcp_window;
+           a->tcp_ack == b->tcp_ack && a->tcp_window == b->tcp_window &&
+           a->mid_l3_offset == b->mid_l3_offset;
+}
+
+/* An intermediate tunnel layer lies before the result's IP header and
+ * decodes on its own (decode_ip_layer()), within the frame. */
+static void check_mid_layer(const struct packet *pkt, const struct decoded_packet *one)
+{
+    struct decoded_packet mid;
+
+    if (one->mid_l3_offset == 0)
+        return;
+    if (one->mid_l3_offset >= one->l3_offset || !decode_ip_layer(pkt, one->mid_l3_offset, &mid))
+        abort();
+    if (mid.payload_len > 0 && (uint32_t)mid.payload_offset + mid.payload_len > pkt->caplen)
+        abort();
 }
 
 /* The burst result must be the single result; offsets within the frame. */
@@ -46,6 +62,7 @@ static void check(const struct packet *pkt, const struct decoded_packet *one,
     if (one->payload_len > 0 &&
         (uint32_t)one->payload_offset + one->payload_len > pkt->caplen)
         abort();
+    check_mid_layer(pkt, one);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -285,6 +285,8 @@ static const struct key stream_keys[] = {
       .help = "--stream-flows: flows per worker reassembled at once" },
     { .name = "midstream", .type = K_BOOL, OPT(midstream),
       .help = "--midstream: connections joined without handshake are established" },
+    { .name = "inspect-encrypted", .type = K_BOOL, OPT(inspect_encrypted),
+      .help = "match content rules past a TLS handshake too (default: header rules only)" },
     { .name = "window", .type = K_SIZE, OPT(stream_window), .lo = 0, .hi = 1u << 20,
       .help = "bytes before new data kept for matches across segments" },
     { .name = "ooo-segments", .type = K_UINT, OPT(stream_ooo_segments), .lo = 0, .hi = 1024,

@@ -184,6 +184,7 @@ static int create_workers(struct sensor *s, unsigned n, const struct mamori_opti
         cfg.stream.ooo_segments = o->stream_ooo_segments;
         cfg.stream.ooo_pool_bytes = o->stream_ooo_pool;
         cfg.midstream = o->midstream;
+        cfg.inspect_encrypted = o->inspect_encrypted;
         cfg.anomaly = s->anomaly ? anomaly_engine_worker(s->anomaly, i) : NULL;
         if ((s->workers[i] = worker_create(&cfg, err, errlen)) == NULL) {
             destroy_workers(s);

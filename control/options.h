@@ -94,6 +94,7 @@ struct mamori_options {
     uint32_t stream_depth;       /* --stream-depth: TCP bytes matched per direction, 0 = all */
     uint32_t stream_flows;       /* --stream-flows: reassembly slots per worker */
     bool midstream;              /* --midstream: joined TCP connections are established */
+    bool inspect_encrypted;      /* stream.inspect-encrypted: content rules on TLS ciphertext */
     const char *rule_cache;      /* --rule-cache: compiled databases; NULL = none */
     bool no_anomaly;             /* --no-anomaly: statistical detectors off */
     bool strict_rules;           /* --strict-rules: a reload with a bad rule is refused */

@@ -14,6 +14,7 @@
 #include "flow_inline.h"
 #include "flow_table_inline.h"
 #include "spsc_ring.h"
+#include "tls_track.h"
 #include "worker.h"
 
 /* How many packets ahead of its lookup a flow is prefetched (stage 2, see
@@ -25,10 +26,12 @@
 /* A flow slot's flowbits and stream carries (per direction), of the rule
  * set generation that made them: ids mean nothing to another engine, so a
  * reload starts them over. */
+/* What matching keeps per flow, in its stream slot's extra bytes. */
 struct flow_bits {
     uint32_t generation;
-    struct engine_flowbits bits;
+    struct engine_flowbits bits;        /* both zeroed when the rules change */
     struct engine_carry carry[2];
+    struct tls_track tls;               /* of the traffic: kept across reloads */
 };
 
 struct worker {
@@ -48,6 +51,7 @@ struct worker {
     bool flowbits;                      /* the engine has flowbits: non-TCP flows need a slot */
     bool qsbr_online;
     bool midstream;
+    bool inspect_encrypted;
     struct stream_table *streams;
     struct flow_bits no_slot_bits;      /* for flows without a slot: none set */
     struct anomaly_worker *anomaly;      /* NULL: no statistical detectors */
@@ -263,6 +267,7 @@ static int worker_create_matching(struct worker *w, const struct worker_config *
         return 0;
     w->shared = cfg->shared;
     w->midstream = cfg->midstream;
+    w->inspect_encrypted = cfg->inspect_encrypted;
     struct stream_config sc = cfg->stream;
     sc.extra_bytes = sizeof(struct flow_bits);
     char msg[256];
@@ -393,6 +398,8 @@ struct match_ctx {
     const struct flow *f;
     uint64_t ts_ns;
     bool scanned;              /* the stream delivered bytes and they were matched */
+    struct tls_track *tls;     /* stream only: the flow's TLS state, NULL when not followed */
+    unsigned dir;
 };
 
 /* engine_match_fn: hand one alert to the main thread. */
@@ -438,6 +445,9 @@ static void worker_scan_stream(void *ctx, const uint8_t *buf, uint32_t len, uint
     m->ep.stream_base = base;
     m->scanned = true;
     worker_scan(m);
+    /* The bytes that turn the flow encrypted are matched; the next are not. */
+    if (m->tls != NULL && tls_track_feed(m->tls, m->dir, buf + base, len - base))
+        counter_inc(&m->w->counters[WORKER_TLS_ENCRYPTED]);
 }
 
 /* The flow's slot (flowbits, TCP reassembly), taken on its first packet
@@ -540,6 +550,17 @@ static void worker_match(struct worker *w, const struct packet *p,
         worker_scan(&m);
         return;
     }
+    /* Past a TLS handshake: header rules only, the ciphertext is counted. */
+    if (fb->tls.encrypted && !w->inspect_encrypted) {
+        counter_add(&w->counters[WORKER_ENCRYPTED_BYTES], d->payload_len);
+        m.ep.payload = NULL;
+        m.ep.payload_len = 0;
+        worker_scan(&m);
+        return;
+    }
+    if (!w->inspect_encrypted)
+        m.tls = &fb->tls;
+    m.dir = dir;
     m.ep.stream = true;
     m.ep.dsize = d->payload_len;
     m.ep.carry = &fb->carry[dir];

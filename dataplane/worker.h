@@ -72,6 +72,8 @@ struct worker_config {
     struct stream_config stream;  /* TCP reassembly for the engine (used with one) */
     bool midstream;               /* a TCP flow picked up without its handshake counts as
                                      established for rules (Suricata's stream.midstream) */
+    bool inspect_encrypted;       /* match content rules past a TLS handshake too
+                                     (tls_track.h; default: header rules only) */
     struct anomaly_worker *anomaly; /* statistical detectors' worker side; NULL = none */
 };
 
@@ -117,7 +119,9 @@ struct alert_record {
     X(INSPECTED,       "detect.packets_inspected") \
     X(ALERTS,          "detect.alerts") \
     X(ALERTS_DROPPED,  "detect.alerts_dropped") \
-    X(PCRE_LIMIT_HITS, "detect.pcre_limit_hits")
+    X(PCRE_LIMIT_HITS, "detect.pcre_limit_hits") \
+    X(TLS_ENCRYPTED,   "detect.tls_encrypted_flows") /* flows past their TLS handshake */ \
+    X(ENCRYPTED_BYTES, "detect.encrypted_bytes")     /* their TCP payload bytes not matched */
 
 enum worker_counter {
 #define WORKER_COUNTER_ENUM(id, name) WORKER_##id,

@@ -106,6 +106,7 @@ static const char every_key_head[] =
     "  depth: 2mb\n"
     "  flows: 1024\n"
     "  midstream: yes\n"
+    "  inspect-encrypted: yes\n"
     "  window: 1kb\n"
     "  ooo-segments: 16\n"
     "  ooo-pool: 8 MiB\n"
@@ -278,6 +279,7 @@ static void check_every_key(const struct mamori_options *o)
     CU_ASSERT_EQUAL(o->stream_depth, 2u << 20);
     CU_ASSERT_EQUAL(o->stream_flows, 1024);
     CU_ASSERT_TRUE(o->midstream);
+    CU_ASSERT_TRUE(o->inspect_encrypted);
     CU_ASSERT_EQUAL(o->stream_window, 1024);
     CU_ASSERT_EQUAL(o->stream_ooo_segments, 16);
     CU_ASSERT_EQUAL(o->stream_ooo_pool, 8u << 20);

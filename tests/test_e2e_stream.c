@@ -2,7 +2,7 @@
  * through mamori -r with one rule whose content is split across segments.
  * Each case asserts the number of alerts: a match across segments is found
  * exactly once, in order or out of order, and retransmissions never alert
- * twice. */
+ * twice; content past a TLS handshake is not matched unless asked. */
 #include <arpa/inet.h>
 #include <pcap/pcap.h>
 #include <stdbool.h>
@@ -20,12 +20,12 @@ static const char *RULE =
     "alert tcp any any -> any 80 (msg:\"split content\"; content:\"EVILPAYLOAD\"; "
     "classtype:trojan-activity; sid:100; rev:1;)\n";
 
-/* One Ethernet/IPv4/TCP frame: client 10.0.0.1:40000 <-> server 10.0.0.2:80. */
-static void put_segment(pcap_dumper_t *d, unsigned *n, bool from_client, uint32_t seq,
-                        uint32_t ack, uint8_t flags, const char *payload)
+/* One Ethernet/IPv4/TCP frame: client 10.0.0.1:40000 <-> server 10.0.0.2:80,
+ * with len bytes of payload. */
+static void put_bytes(pcap_dumper_t *d, unsigned *n, bool from_client, uint32_t seq,
+                      uint32_t ack, uint8_t flags, const void *payload, size_t len)
 {
     uint8_t f[1514] = { 0 };
-    size_t len = payload ? strlen(payload) : 0;
     uint8_t *ip = f + 14, *tcp = ip + 20;
     uint8_t a[4] = { 10, 0, 0, 1 }, b[4] = { 10, 0, 0, 2 };
 
@@ -42,13 +42,20 @@ static void put_segment(pcap_dumper_t *d, unsigned *n, bool from_client, uint32_
     memcpy(tcp + 4, &s, 4);
     memcpy(tcp + 8, &k, 4);
     tcp[12] = 0x50, tcp[13] = flags, tcp[14] = 0xff;
-    memcpy(tcp + 20, payload ? payload : "", len);
+    if (len > 0)
+        memcpy(tcp + 20, payload, len);
 
     struct pcap_pkthdr h = { .caplen = (bpf_u_int32)(54 + len), .len = (bpf_u_int32)(54 + len) };
     h.ts.tv_sec = 1700000000 + *n / 1000;
     h.ts.tv_usec = (*n % 1000) * 1000;
     (*n)++;
     pcap_dump((u_char *)d, &h, f);
+}
+
+static void put_segment(pcap_dumper_t *d, unsigned *n, bool from_client, uint32_t seq,
+                        uint32_t ack, uint8_t flags, const char *payload)
+{
+    put_bytes(d, n, from_client, seq, ack, flags, payload, payload ? strlen(payload) : 0);
 }
 
 enum { SYN = 0x02, ACK = 0x10, PSH_ACK = 0x18, SYN_ACK = 0x12 };
@@ -64,7 +71,37 @@ static void handshake(pcap_dumper_t *d, unsigned *n)
 static const char *HALF1 = "GET /EVILPA";
 static const char *HALF2 = "YLOAD HTTP/1.0\r\n\r\n";
 
-enum scenario { IN_ORDER, OUT_OF_ORDER, RETRANSMITTED, MIDSTREAM, WHOLE_RETRANSMITTED };
+enum scenario { IN_ORDER, OUT_OF_ORDER, RETRANSMITTED, MIDSTREAM, WHOLE_RETRANSMITTED,
+                TLS_HANDSHAKE, TLS_ENCRYPTED };
+
+/* A TLS record of content type `type` around `body` into out; its length. */
+static size_t tls_record(uint8_t *out, uint8_t type, const char *body)
+{
+    size_t len = strlen(body);
+    out[0] = type, out[1] = 3, out[2] = 3;
+    out[3] = (uint8_t)(len >> 8), out[4] = (uint8_t)len;
+    memcpy(out + 5, body, len);
+    return 5 + len;
+}
+
+/* TLS: the client's handshake record, then (TLS_ENCRYPTED) the server's
+ * first application data, then the client's application data holding the
+ * rule's content: ciphertext by then, not matched by default. */
+static uint32_t write_tls(pcap_dumper_t *d, unsigned *n, enum scenario sc, uint32_t s1, uint32_t a)
+{
+    uint8_t rec[256];
+    size_t len = tls_record(rec, 22, "client hello");
+    put_bytes(d, n, true, s1, a, PSH_ACK, rec, len);
+    s1 += (uint32_t)len;
+    if (sc == TLS_ENCRYPTED) {
+        size_t sl = tls_record(rec, 23, "server data");
+        put_bytes(d, n, false, a, s1, PSH_ACK, rec, sl);
+        a += (uint32_t)sl;
+    }
+    len = tls_record(rec, sc == TLS_ENCRYPTED ? 23 : 22, "..EVILPAYLOAD..");
+    put_bytes(d, n, true, s1, a, PSH_ACK, rec, len);
+    return s1 + (uint32_t)len;
+}
 
 static void write_capture(const char *path, enum scenario sc)
 {
@@ -95,6 +132,10 @@ static void write_capture(const char *path, enum scenario sc)
     case WHOLE_RETRANSMITTED:
         put_segment(d, &n, true, s1, a, PSH_ACK, "GET /EVILPAYLOAD HTTP/1.0\r\n\r\n");
         put_segment(d, &n, true, s1, a, PSH_ACK, "GET /EVILPAYLOAD HTTP/1.0\r\n\r\n");
+        break;
+    case TLS_HANDSHAKE:
+    case TLS_ENCRYPTED:
+        write_tls(d, &n, sc, s1, a);
         break;
     }
     put_segment(d, &n, false, a, s2 + (uint32_t)strlen(HALF2), ACK, NULL);
@@ -165,6 +206,32 @@ static void test_split_midstream(void)
     CU_ASSERT_EQUAL(alerts_for(MIDSTREAM, ""), 1);
 }
 
+/* Past a TLS handshake only header rules are matched, unless
+ * stream.inspect-encrypted says otherwise; before it, content is matched. */
+static void test_tls_encrypted(void)
+{
+    char *cfg_dir = e2e_mkdtemp(), cfg[4200], opt[4300];
+    snprintf(cfg, sizeof(cfg), "%s/m.yaml", cfg_dir);
+    FILE *f = fopen(cfg, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("stream:\n  inspect-encrypted: true\n", f);
+    fclose(f);
+    snprintf(opt, sizeof(opt), "-c '%s'", cfg);
+
+    CU_ASSERT_EQUAL(alerts_for(TLS_HANDSHAKE, ""), 1);
+    CU_ASSERT_EQUAL(alerts_for(TLS_ENCRYPTED, ""), 0);
+    CU_ASSERT_EQUAL(alerts_for(TLS_ENCRYPTED, opt), 1);
+    e2e_rmdir(cfg_dir);
+
+    char *dir = e2e_mkdtemp(), pcap[4200], rules[4200], eve[4200];
+    write_inputs(dir, TLS_ENCRYPTED, pcap, rules, eve, sizeof(pcap));
+    CU_ASSERT_EQUAL_FATAL(e2e_run("'%s' -w 1 -l '%s' -r '%s' -S '%s' 2>/dev/null", e2e_mamori(),
+                                  dir, pcap, rules), 0);
+    CU_ASSERT_EQUAL(e2e_stat(eve, "detect", "tls_encrypted_flows"), 1);
+    CU_ASSERT_EQUAL(e2e_stat(eve, "detect", "encrypted_bytes"), 5 + 15);
+    e2e_rmdir(dir);
+}
+
 /* The alert's flow_id is the flow event's. */
 static void test_alert_flow_id_matches_flow(void)
 {
@@ -198,6 +265,7 @@ int main(void)
         { "split content, in order: one alert", test_split_in_order },
         { "split content, out of order: one alert", test_split_out_of_order },
         { "retransmissions: one alert", test_retransmissions_alert_once },
+        { "TLS: ciphertext matched by header rules only", test_tls_encrypted },
         { "split content, midstream: one alert", test_split_midstream },
         { "alert fields, flow_id as the flow's", test_alert_flow_id_matches_flow },
         CU_TEST_INFO_NULL,

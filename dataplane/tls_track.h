@@ -4,17 +4,20 @@
  * that matches ciphertext is noise. Suricata's default (app-layer.protocols
  * .tls.encryption-handling: default) therefore stops matching unmodified
  * content rules there, and so does mamori (stream.inspect-encrypted: no):
- * header rules still run, the bytes are counted, not scanned.
+ * header rules still run, the bytes are counted, not scanned. Only bytes
+ * that are application data throughout are passed over: a span holding
+ * another record's header (a heartbeat - Heartbleed rules match those -
+ * an alert, a renegotiation) is matched as usual.
  *
  * This follows the TLS record layer of each direction's in-order bytes. A
  * direction is TLS when its first bytes are a record header (content type
- * 20..23, version 3.x, a length no record exceeds); records are then passed
+ * 20..24, version 3.x, a length no record exceeds); records are then passed
  * by their lengths, across segments, each header checked the same way. The
  * flow is encrypted once either direction sends application data (23: TLS
  * 1.2 data, or TLS 1.3's encrypted handshake) or both have sent
  * ChangeCipherSpec (20). A direction whose bytes stop looking like records
  * (not TLS: HTTP, SSLv2, STARTTLS before its upgrade; or a gap in the
- * stream) is no longer followed and never makes the flow encrypted.
+ * stream) is no longer followed, and its bytes are always matched.
  *
  * State is per flow, zeroed when the flow starts; no allocation. */
 #ifndef MAMORI_TLS_TRACK_H
@@ -38,7 +41,9 @@ struct tls_track {
     bool encrypted;
 };
 
-/* The next in-order bytes of direction dir (0 or 1). Returns t->encrypted. */
+/* The next in-order bytes of direction dir (0 or 1). Returns true when they
+ * may go unmatched: the flow was encrypted before them, the direction is in
+ * step, and they hold nothing but application data records. */
 bool tls_track_feed(struct tls_track *t, unsigned dir, const uint8_t *data, uint32_t len);
 
 #endif

@@ -442,12 +442,25 @@ static void worker_scan_stream(void *ctx, const uint8_t *buf, uint32_t len, uint
     struct match_ctx *m = ctx;
     m->ep.payload = buf;
     m->ep.payload_len = len;
+    /* Ciphertext goes unmatched (m->scanned stays false: the packet's
+     * header rules are matched after); the bytes that turn the flow
+     * encrypted are matched, as is any span with another kind of record. */
+    if (m->tls != NULL) {
+        bool was = m->tls->encrypted;
+        bool skip = tls_track_feed(m->tls, m->dir, buf + base, len - base);
+        if (!was && m->tls->encrypted)
+            counter_inc(&m->w->counters[WORKER_TLS_ENCRYPTED]);
+        if (skip) {
+            counter_add(&m->w->counters[WORKER_ENCRYPTED_BYTES], len - base);
+            /* The carry counts the bytes scanned: zeroed, the next scan
+             * takes the whole window again (engine.h). */
+            memset(m->ep.carry, 0, sizeof(*m->ep.carry));
+            return;
+        }
+    }
     m->ep.stream_base = base;
     m->scanned = true;
     worker_scan(m);
-    /* The bytes that turn the flow encrypted are matched; the next are not. */
-    if (m->tls != NULL && tls_track_feed(m->tls, m->dir, buf + base, len - base))
-        counter_inc(&m->w->counters[WORKER_TLS_ENCRYPTED]);
 }
 
 /* The flow's slot (flowbits, TCP reassembly), taken on its first packet
@@ -547,14 +560,6 @@ static void worker_match(struct worker *w, const struct packet *p,
     /* Data on a RST is matched in its packet but never joins the stream
      * (Suricata's stream engine drops it too): the receiver discards it. */
     if (slot == 0 || !has_tcp_header(d) || d->payload_len == 0 || (d->tcp_flags & TCP_RST)) {
-        worker_scan(&m);
-        return;
-    }
-    /* Past a TLS handshake: header rules only, the ciphertext is counted. */
-    if (fb->tls.encrypted && !w->inspect_encrypted) {
-        counter_add(&w->counters[WORKER_ENCRYPTED_BYTES], d->payload_len);
-        m.ep.payload = NULL;
-        m.ep.payload_len = 0;
         worker_scan(&m);
         return;
     }

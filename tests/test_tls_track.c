@@ -1,7 +1,8 @@
 /* test_tls_track.c - where a TLS session turns encrypted: TLS 1.2 (both
  * ChangeCipherSpecs), TLS 1.3 (the first application data record), records
- * and headers split across segments at every byte, and traffic that is not
- * TLS, which is never taken for it. */
+ * and headers split across segments at every byte; which later bytes may go
+ * unmatched (application data only, never a heartbeat); and traffic that is
+ * not TLS, which is never taken for it. */
 #include <string.h>
 
 #include "cunit_run.h"
@@ -37,10 +38,35 @@ static void test_tls12(void)
     n = record(buf, 22, 0x0303, 70);                       /* ClientKeyExchange */
     n += record(buf + n, 20, 0x0303, 1);                   /* ChangeCipherSpec */
     n += record(buf + n, 22, 0x0303, 40);                  /* Finished (encrypted) */
-    CU_ASSERT_FALSE(tls_track_feed(&t, C2S, buf, n));      /* one side only */
+    CU_ASSERT_FALSE(tls_track_feed(&t, C2S, buf, n));
+    CU_ASSERT_FALSE(t.encrypted);                          /* one side only */
     n = record(buf, 20, 0x0303, 1);
-    CU_ASSERT_TRUE(tls_track_feed(&t, S2C, buf, n));
+    n += record(buf + n, 22, 0x0303, 40);
+    CU_ASSERT_FALSE(tls_track_feed(&t, S2C, buf, n));      /* matched: it turns */
     CU_ASSERT_TRUE(t.encrypted);
+    n = record(buf, 23, 0x0303, 3000);
+    CU_ASSERT_TRUE(tls_track_feed(&t, C2S, buf, 1000));    /* then ciphertext only */
+    CU_ASSERT_TRUE(tls_track_feed(&t, C2S, buf + 1000, n - 1000));
+}
+
+/* After the handshake a heartbeat (Heartbleed), an alert or a renegotiation
+ * record is matched, alone or behind application data; ciphertext around
+ * them is not. */
+static void test_other_records_matched(void)
+{
+    struct tls_track t = { 0 };
+    uint8_t buf[4096];
+    uint32_t n = record(buf, 23, 0x0303, 100);
+    CU_ASSERT_FALSE(tls_track_feed(&t, S2C, buf, n));
+    CU_ASSERT_TRUE(t.encrypted);
+    static const uint8_t types[] = { 24, 21, 22 };
+    for (unsigned i = 0; i < sizeof(types); i++) {
+        n = record(buf, 23, 0x0303, 50);
+        n += record(buf + n, types[i], 0x0302, 3);
+        CU_ASSERT_FALSE(tls_track_feed(&t, C2S, buf, n));
+        n = record(buf, 23, 0x0303, 60);
+        CU_ASSERT_TRUE(tls_track_feed(&t, C2S, buf, n));
+    }
 }
 
 /* TLS 1.3: the server's encrypted handshake comes as application data. */
@@ -56,7 +82,8 @@ static void test_tls13(void)
     n += record(buf + n, 20, 0x0303, 1);                   /* compatibility CCS */
     CU_ASSERT_FALSE(tls_track_feed(&t, S2C, buf, n));
     n = record(buf, 23, 0x0303, 2000);
-    CU_ASSERT_TRUE(tls_track_feed(&t, S2C, buf, n));
+    CU_ASSERT_FALSE(tls_track_feed(&t, S2C, buf, n));
+    CU_ASSERT_TRUE(t.encrypted);
 }
 
 /* The same TLS 1.3 server flight cut at every byte: headers and records
@@ -72,14 +99,16 @@ static void test_split_everywhere(void)
 
     for (uint32_t cut = 1; cut < n; cut++) {
         struct tls_track t = { 0 };
-        bool first = tls_track_feed(&t, S2C, buf, cut);
-        CU_ASSERT_EQUAL(first, cut >= app + TLS_RECORD_HEADER);
-        CU_ASSERT_TRUE(tls_track_feed(&t, S2C, buf + cut, n - cut));
+        CU_ASSERT_FALSE(tls_track_feed(&t, S2C, buf, cut));
+        CU_ASSERT_EQUAL(t.encrypted, cut >= app + TLS_RECORD_HEADER);
+        bool rest = tls_track_feed(&t, S2C, buf + cut, n - cut);
+        CU_ASSERT_EQUAL(rest, cut >= app + TLS_RECORD_HEADER);   /* ciphertext only */
+        CU_ASSERT_TRUE(t.encrypted);
     }
-    /* byte by byte */
+    /* byte by byte: each byte after the header is skipped */
     struct tls_track t = { 0 };
     for (uint32_t i = 0; i < n; i++)
-        CU_ASSERT_EQUAL(tls_track_feed(&t, S2C, buf + i, 1), i + 1 >= app + TLS_RECORD_HEADER);
+        CU_ASSERT_EQUAL(tls_track_feed(&t, S2C, buf + i, 1), i >= app + TLS_RECORD_HEADER);
 }
 
 /* Not TLS: HTTP, SSLv2's ClientHello, an implausible length, a record
@@ -94,6 +123,7 @@ static void test_not_tls(void)
     CU_ASSERT_FALSE(tls_track_feed(&t, C2S, (const uint8_t *)http, sizeof(http) - 1));
     record(buf, 23, 0x0303, 100);
     CU_ASSERT_FALSE(tls_track_feed(&t, C2S, buf, 105));    /* that side is not followed */
+    CU_ASSERT_FALSE(t.encrypted);
 
     static const uint8_t sslv2[] = { 0x80, 0x2e, 0x01, 0x00, 0x02, 0x00, 0x15 };
     struct tls_track v2 = { 0 };
@@ -113,12 +143,14 @@ static void test_not_tls(void)
     CU_ASSERT_FALSE(tls_track_feed(&gap, C2S, buf, 105));
     record(buf, 20, 0x0303, 1);                            /* the other side alone */
     CU_ASSERT_FALSE(tls_track_feed(&gap, S2C, buf, 6));
+    CU_ASSERT_FALSE(gap.encrypted || v2.encrypted || big.encrypted);
 }
 
 static CU_TestInfo cases[] = {
     { "TLS 1.2: encrypted after both ChangeCipherSpecs", test_tls12 },
     { "TLS 1.3: encrypted at application data", test_tls13 },
     { "records and headers split at every byte", test_split_everywhere },
+    { "heartbeat, alert, handshake records matched", test_other_records_matched },
     { "not TLS, or out of step: never encrypted", test_not_tls },
     CU_TEST_INFO_NULL,
 };

@@ -27,10 +27,10 @@ struct engine_scratch *engine_scratch_alloc(const struct engine *e)
     bool ok = s->cand && s->md && s->jit && s->mc[0] && s->mc[1];
     for (int i = 0; ok && i < 2; i++)
         pcre2_jit_stack_assign(s->mc[i], NULL, s->jit);
-    for (int g = 0; ok && g < EG_COUNT; g++) {
-        ok = scratch_for(e->g[g].any, &s->hs) == HS_SUCCESS &&
-             scratch_for(e->g[g].all, &s->hs) == HS_SUCCESS;
-    }
+    for (int g = 0; ok && g < EG_COUNT; g++)
+        for (int c = 0; ok && c < ENGINE_ADDR_CLASSES; c++)
+            ok = scratch_for(e->g[g].pf[c].any, &s->hs) == HS_SUCCESS &&
+                 scratch_for(e->g[g].pf[c].all, &s->hs) == HS_SUCCESS;
     if (!ok) {
         engine_scratch_free(s);
         return NULL;
@@ -129,13 +129,28 @@ static void index_candidates(const struct egroup *g, struct engine_scratch *s,
     index_hits(&g->ix[1], addr_key(p->dst_addr), s);
 }
 
-/* The group's database for the packet, over buf[0, len): one scan. */
-static void scan_databases(const struct egroup *g, struct engine_scratch *s,
+static bool is_home(const struct engine *e, const struct engine_packet *p, const uint8_t a[16])
+{
+    return p->ip_version == 6 ? rule_addrs_match_v6(&e->home, a)
+                              : rule_addrs_match_v4(&e->home, addr_key(a));
+}
+
+/* The packet's address class (engine_int.h). */
+static const struct eprefilter *class_of(const struct engine *e, const struct egroup *g,
+                                         const struct engine_packet *p)
+{
+    if (!e->split)
+        return &g->pf[0];
+    return &g->pf[(unsigned)is_home(e, p, p->src_addr) << 1 | is_home(e, p, p->dst_addr)];
+}
+
+/* The class's database for the packet, over buf[0, len): one scan. */
+static void scan_databases(const struct eprefilter *pf, struct engine_scratch *s,
                            const struct engine_packet *p, const uint8_t *buf, uint32_t len)
 {
-    const hs_database_t *db = g->any;
-    if (g->ported != NULL && (g->ported[p->dst_port >> 3] >> (p->dst_port & 7) & 1))
-        db = g->all;
+    const hs_database_t *db = pf->any;
+    if (pf->ported != NULL && (pf->ported[p->dst_port >> 3] >> (p->dst_port & 7) & 1))
+        db = pf->all;
     if (db != NULL)
         hs_scan(db, (const char *)buf, len, 0, s->hs, on_hs, s);
 }
@@ -200,15 +215,16 @@ static void carry_update(struct engine_carry *c, struct engine_scratch *s,
 static void payload_candidates(const struct engine *e, const struct egroup *g,
                                struct engine_scratch *s, const struct engine_packet *p)
 {
+    const struct eprefilter *pf = class_of(e, g, p);
     uint32_t base = p->stream ? p->stream_base : 0, hits = s->n_cand;
-    scan_databases(g, s, p, p->payload + base, p->payload_len - base);
+    scan_databases(pf, s, p, p->payload + base, p->payload_len - base);
     if (base > 0 && e->max_fp_len > 0) {
         uint32_t tail = e->max_fp_len - 1, from = 0;
         uint32_t to = (uint64_t)base + tail < p->payload_len ? base + tail : p->payload_len;
         if (p->carry != NULL && p->carry->complete && base > tail)
             from = base - tail;
         if (to > from)
-            scan_databases(g, s, p, p->payload + from, to - from);
+            scan_databases(pf, s, p, p->payload + from, to - from);
     }
     if (p->stream && p->carry != NULL)
         carry_update(p->carry, s, p, hits);

@@ -251,13 +251,20 @@ static uint32_t port_count(const struct rule *r)
 
 struct pair { uint32_t port, rule; };
 
-struct gbuild {
-    struct u32vec any, always;
+/* One address class's fast patterns in a group. */
+struct cbuild {
+    struct u32vec any;
     struct pair *pairs;
     uint32_t n_pairs, cap_pairs;
 };
 
-static bool pair_push(struct gbuild *b, uint32_t port, uint32_t rule)
+struct gbuild {
+    struct cbuild c[ENGINE_ADDR_CLASSES];
+    struct u32vec always;
+    uint8_t *refused;           /* per rule: Hyperscan refused its pattern (now always) */
+};
+
+static bool pair_push(struct cbuild *b, uint32_t port, uint32_t rule)
 {
     if (b->n_pairs == b->cap_pairs) {
         uint32_t cap = b->cap_pairs ? b->cap_pairs * 2 : 64;
@@ -279,6 +286,101 @@ static uint8_t group_mask(int g)
     return m[g];
 }
 
+/* ---- address classes (engine_int.h) -------------------------------------- */
+
+/* Does any IPv4 address of `a` lie in `h` (in_home), or outside it? Both
+ * are sorted, disjoint range lists. */
+static bool v4_meets(const struct rule_addrs *a, const struct rule_addrs *h, bool in_home)
+{
+    for (uint32_t i = 0; i < a->n4; i++) {
+        uint64_t at = a->v4[i].lo, hi = a->v4[i].hi;   /* first address not yet placed */
+        for (uint32_t j = 0; j < h->n4 && at <= hi; j++) {
+            if (h->v4[j].hi < at)
+                continue;
+            if (h->v4[j].lo > hi)
+                break;
+            if (h->v4[j].lo > at && !in_home)
+                return true;                /* [at, home range) lies outside */
+            if (in_home)
+                return true;                /* the ranges overlap */
+            at = (uint64_t)h->v4[j].hi + 1;
+        }
+        if (!in_home && at <= hi)
+            return true;
+    }
+    return false;
+}
+
+/* Whether the address set can hold a home address, and a foreign one.
+ * IPv6 is taken coarsely: any IPv6 address of the set may be either. */
+static void addr_reach(const struct rule_addrs *a, const struct rule_addrs *home,
+                       bool *in_home, bool *outside)
+{
+    if (a->any) {
+        *in_home = *outside = true;
+        return;
+    }
+    *in_home = v4_meets(a, home, true) || (a->n6 > 0 && home->n6 > 0);
+    *outside = v4_meets(a, home, false) || a->n6 > 0;
+}
+
+/* Bit c set: a packet from `src` to `dst` can be of address class c. */
+static unsigned class_mask(const bool src[2], const bool dst[2])
+{
+    unsigned mask = 0;
+    for (unsigned c = 0; c < ENGINE_ADDR_CLASSES; c++)
+        if (src[c >> 1 & 1] && dst[c & 1])
+            mask |= 1u << c;
+    return mask;
+}
+
+/* Bit c set: the rule can match a packet of address class c. */
+static unsigned rule_classes(const struct engine *e, const struct rule *r)
+{
+    if (!e->split)
+        return 1;
+    bool src[2], dst[2];               /* [1]: can be home, [0]: can be outside */
+    addr_reach(&r->src, &e->home, &src[1], &src[0]);
+    addr_reach(&r->dst, &e->home, &dst[1], &dst[0]);
+    unsigned mask = class_mask(src, dst);
+    if (r->bidirectional)              /* <>: the other way round too */
+        mask |= class_mask(dst, src);
+    return mask;
+}
+
+/* Split by $HOME_NET only when it parts the address space. */
+static int set_home(struct engine *e, const struct ruleset *rs)
+{
+    const struct rule_addrs *h = &rs->home;
+    if (!rs->has_home || h->any || (h->n4 == 0 && h->n6 == 0))
+        return 0;
+    e->home.n4 = h->n4, e->home.n6 = h->n6;
+    e->home.v4 = h->n4 ? malloc(h->n4 * sizeof(*h->v4)) : NULL;
+    e->home.v6 = h->n6 ? malloc(h->n6 * sizeof(*h->v6)) : NULL;
+    if ((h->n4 && e->home.v4 == NULL) || (h->n6 && e->home.v6 == NULL))
+        return -1;
+    if (h->n4)
+        memcpy(e->home.v4, h->v4, h->n4 * sizeof(*h->v4));
+    if (h->n6)
+        memcpy(e->home.v6, h->v6, h->n6 * sizeof(*h->v6));
+    e->split = true;
+    return 0;
+}
+
+/* ---- placing rules --------------------------------------------------------- */
+
+/* A fast pattern into one class of a group: port-listed, or for any port. */
+static bool place_pattern(struct cbuild *c, const struct rule *r, uint32_t idx, bool ported)
+{
+    if (!ported)
+        return vec_push(&c->any, idx);
+    for (uint32_t i = 0; i < r->dport.n; i++)
+        for (uint32_t p = r->dport.r[i].lo; p <= r->dport.r[i].hi; p++)
+            if (!pair_push(c, p, idx))
+                return false;
+    return true;
+}
+
 static bool place_rule(struct engine *e, struct gbuild *b, uint32_t idx)
 {
     const struct rule *r = e->rules[idx].r;
@@ -286,6 +388,7 @@ static bool place_rule(struct engine *e, struct gbuild *b, uint32_t idx)
     bool fp = fc != NULL;
     uint32_t np = port_count(r);
     uint32_t off, lit = fp ? fp_literal(fc, &off) : 0;
+    unsigned classes = fp ? rule_classes(e, r) : 0;
     if (lit > e->max_fp_len)
         e->max_fp_len = lit;
     e->st.rules_prefiltered += fp;
@@ -293,17 +396,13 @@ static bool place_rule(struct engine *e, struct gbuild *b, uint32_t idx)
     for (int g = 0; g < EG_COUNT; g++) {
         if (!(r->proto.mask & group_mask(g)))
             continue;
-        if (!fp) {
-            if (!vec_push(&b[g].always, idx))
-                return false;
-        } else if ((g == EG_TCP || g == EG_UDP) && np != UINT32_MAX) {
-            for (uint32_t i = 0; i < r->dport.n; i++)
-                for (uint32_t p = r->dport.r[i].lo; p <= r->dport.r[i].hi; p++)
-                    if (!pair_push(&b[g], p, idx))
-                        return false;
-        } else if (!vec_push(&b[g].any, idx)) {
+        e->st.group[g].rules++;
+        if (!fp && !vec_push(&b[g].always, idx))
             return false;
-        }
+        bool ported = (g == EG_TCP || g == EG_UDP) && np != UINT32_MAX;
+        for (unsigned c = 0; c < ENGINE_ADDR_CLASSES; c++)
+            if ((classes >> c & 1) && !place_pattern(&b[g].c[c], r, idx, ported))
+                return false;
     }
     return true;
 }
@@ -377,10 +476,11 @@ static void hs_in_remove(struct hs_in *in, uint32_t k)
 }
 
 /* Compile the rules `ids` into one database; a pattern Hyperscan refuses
- * moves its rule to `always`. -1: failure (err set). *db stays NULL when no
- * pattern is left. */
+ * moves its rule to the group's `always` (and is left out of the group's
+ * later databases). -1: failure (err set). *db stays NULL when no pattern
+ * is left. */
 static int compile_db(struct engine *e, const uint32_t *ids, uint32_t n, hs_database_t **db,
-                      struct u32vec *always, char *err, size_t errlen)
+                      struct gbuild *b, char *err, size_t errlen)
 {
     struct hs_in in = { 0 };
     in.expr = calloc(n, sizeof(char *)), in.flags = calloc(n, sizeof(unsigned));
@@ -388,7 +488,8 @@ static int compile_db(struct engine *e, const uint32_t *ids, uint32_t n, hs_data
     in.extp = calloc(n, sizeof(hs_expr_ext_t *));
     int rc = (in.expr && in.flags && in.ids && in.ext && in.extp) ? 0 : -1;
     for (uint32_t i = 0; rc == 0 && i < n; i++)
-        if (!add_pattern(&in, e->rules[ids[i] & ~ENGINE_ID_PORTED].r, ids[i]))
+        if (!b->refused[ids[i] & ~ENGINE_ID_PORTED] &&
+            !add_pattern(&in, e->rules[ids[i] & ~ENGINE_ID_PORTED].r, ids[i]))
             rc = -1;
     uint64_t key = 0;
     bool cached = false, fell_back = false;
@@ -417,7 +518,8 @@ static int compile_db(struct engine *e, const uint32_t *ids, uint32_t n, hs_data
                       r->file ? r->file : "(rule)", r->line, ce->message);
             e->st.hs_fallback++;
             fell_back = true;
-            if (!vec_push(always, idx))
+            b->refused[idx] = 1;
+            if (!vec_push(&b->always, idx))
                 rc = -1;
             hs_in_remove(&in, (uint32_t)bad);
         }
@@ -446,46 +548,28 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static bool in_list(const uint32_t *v, uint32_t n, uint32_t x)
+/* The `all` database of a class with port-listed rules: its "any" rules
+ * and each port-listed rule once, marked; their ports go into the map. */
+static int build_all_db(struct engine *e, struct eprefilter *pf, const struct cbuild *c,
+                        struct gbuild *b, char *err, size_t errlen)
 {
-    for (uint32_t i = 0; i < n; i++)
-        if (v[i] == x)
-            return true;
-    return false;
-}
-
-/* The `all` database of a group with port-listed rules: its "any" rules and
- * each port-listed rule once, marked; their ports go into the map. Built
- * before `any`, so that a pattern Hyperscan refuses is refused once: its
- * rule leaves the "any" set too (it is checked on every packet). */
-static int build_all_db(struct engine *e, struct egroup *g, struct gbuild *b, char *err,
-                        size_t errlen)
-{
-    if (b->n_pairs == 0)
+    if (c->n_pairs == 0)
         return 0;
-    if ((g->ported = calloc(65536 / 8, 1)) == NULL)
+    if ((pf->ported = calloc(65536 / 8, 1)) == NULL)
         return -1;
     struct u32vec ids = { 0 };
     bool ok = true;
-    for (uint32_t i = 0; ok && i < b->any.n; i++)
-        ok = vec_push(&ids, b->any.v[i]);
-    for (uint32_t i = 0; ok && i < b->n_pairs; i++) {   /* pairs are pushed rule by rule */
-        uint32_t port = b->pairs[i].port;
-        g->ported[port >> 3] |= (uint8_t)(1u << (port & 7));
-        if (i == 0 || b->pairs[i].rule != b->pairs[i - 1].rule)
-            ok = vec_push(&ids, b->pairs[i].rule | ENGINE_ID_PORTED);
+    for (uint32_t i = 0; ok && i < c->any.n; i++)
+        ok = vec_push(&ids, c->any.v[i]);
+    for (uint32_t i = 0; ok && i < c->n_pairs; i++) {   /* pairs are pushed rule by rule */
+        uint32_t port = c->pairs[i].port;
+        pf->ported[port >> 3] |= (uint8_t)(1u << (port & 7));
+        if (i == 0 || c->pairs[i].rule != c->pairs[i - 1].rule)
+            ok = vec_push(&ids, c->pairs[i].rule | ENGINE_ID_PORTED);
     }
-    uint32_t before = b->always.n;
-    int rc = ok ? compile_db(e, ids.v, ids.n, &g->all, &b->always, err, errlen) : -1;
+    int rc = ok ? compile_db(e, ids.v, ids.n, &pf->all, b, err, errlen) : -1;
     free(ids.v);
-    if (rc < 0)
-        return -1;
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < b->any.n; i++)
-        if (!in_list(b->always.v + before, b->always.n - before, b->any.v[i]))
-            b->any.v[n++] = b->any.v[i];
-    b->any.n = n;
-    return 0;
+    return rc;
 }
 
 /* ---- address index of always-evaluated rules ------------------------------ */
@@ -729,13 +813,38 @@ static int split_always(struct engine *e, struct egroup *g, bool ports, struct u
     return ok ? 0 : -1;
 }
 
+/* An earlier class with the same patterns (rules for any address are in
+ * every class: a ruleset of only those needs one set of databases), or -1. */
+static int same_class(const struct gbuild *b, unsigned c)
+{
+    const struct cbuild *x = &b->c[c];
+    for (unsigned k = 0; k < c; k++) {
+        const struct cbuild *y = &b->c[k];
+        if (x->any.n == y->any.n && x->n_pairs == y->n_pairs &&
+            (x->any.n == 0 || memcmp(x->any.v, y->any.v, x->any.n * sizeof(uint32_t)) == 0) &&
+            (x->n_pairs == 0 || memcmp(x->pairs, y->pairs, x->n_pairs * sizeof(*x->pairs)) == 0))
+            return (int)k;
+    }
+    return -1;
+}
+
 static int build_group(struct engine *e, struct egroup *g, struct gbuild *b, char *err,
                        size_t errlen)
 {
-    if (build_all_db(e, g, b, err, errlen) < 0)
-        return -1;
-    if (b->any.n && compile_db(e, b->any.v, b->any.n, &g->any, &b->always, err, errlen) < 0)
-        return -1;
+    for (unsigned c = 0; c < ENGINE_ADDR_CLASSES; c++) {
+        struct cbuild *cb = &b->c[c];
+        struct eprefilter *pf = &g->pf[c];
+        int same = same_class(b, c);
+        if (same >= 0) {
+            *pf = g->pf[same];
+            pf->borrowed = true;
+            continue;
+        }
+        if (build_all_db(e, pf, cb, b, err, errlen) < 0)
+            return -1;
+        if (cb->any.n && compile_db(e, cb->any.v, cb->any.n, &pf->any, b, err, errlen) < 0)
+            return -1;
+    }
     if (b->always.n > 1)
         qsort(b->always.v, b->always.n, sizeof(uint32_t), cmp_u32);
     uint32_t n = 0;                      /* dedupe (a rule may be always already) */
@@ -747,34 +856,27 @@ static int build_group(struct engine *e, struct egroup *g, struct gbuild *b, cha
     return split_always(e, g, ports, &b->always);
 }
 
-/* Distinct rules among a group's (port, rule) pairs. */
-static uint32_t group_port_rules(const struct gbuild *b)
-{
-    uint32_t n = 0, last = UINT32_MAX;
-    for (uint32_t i = 0; i < b->n_pairs; i++) {   /* pairs are pushed rule by rule */
-        if (b->pairs[i].rule != last)
-            n++;
-        last = b->pairs[i].rule;
-    }
-    return n;
-}
-
 static int build_groups(struct engine *e, char *err, size_t errlen)
 {
     struct gbuild b[EG_COUNT] = { 0 };
     int rc = 0;
+    for (int g = 0; rc == 0 && g < EG_COUNT; g++)
+        if ((b[g].refused = calloc(e->n_rules + 1, 1)) == NULL)
+            rc = -1;
     for (uint32_t i = 0; rc == 0 && i < e->n_rules; i++)
         if (!place_rule(e, b, i))
             rc = -1;
     for (int g = 0; rc == 0 && g < EG_COUNT; g++) {
         uint32_t dbs = e->st.databases;
-        e->st.group[g].rules = b[g].any.n + b[g].always.n + group_port_rules(&b[g]);
         rc = build_group(e, &e->g[g], &b[g], err, errlen);
         e->st.group[g].databases = e->st.databases - dbs;
         e->st.group[g].always = e->g[g].n_always;
     }
-    for (int g = 0; g < EG_COUNT; g++)
-        free(b[g].any.v), free(b[g].always.v), free(b[g].pairs);
+    for (int g = 0; g < EG_COUNT; g++) {
+        for (unsigned c = 0; c < ENGINE_ADDR_CLASSES; c++)
+            free(b[g].c[c].any.v), free(b[g].c[c].pairs);
+        free(b[g].always.v), free(b[g].refused);
+    }
     return rc;
 }
 
@@ -808,6 +910,8 @@ struct engine *engine_build_cached(const struct ruleset *rs, const char *cache_d
         rc = load_rules(e, rs);
     }
     if (rc == 0)
+        rc = set_home(e, rs);
+    if (rc == 0)
         rc = build_groups(e, err, errlen);
     if (rc < 0) {
         if (err[0] == '\0')
@@ -830,15 +934,21 @@ void engine_free(struct engine *e)
         free_erule(&e->rules[i]);
     free(e->rules);
     for (int g = 0; g < EG_COUNT; g++) {
-        hs_free_database(e->g[g].any);
-        hs_free_database(e->g[g].all);
-        free(e->g[g].ported), free(e->g[g].always);
+        for (unsigned c = 0; c < ENGINE_ADDR_CLASSES; c++) {
+            if (e->g[g].pf[c].borrowed)
+                continue;
+            hs_free_database(e->g[g].pf[c].any);
+            hs_free_database(e->g[g].pf[c].all);
+            free(e->g[g].pf[c].ported);
+        }
+        free(e->g[g].always);
         free(e->g[g].v6);
         aindex_free(&e->g[g].ix[0]), aindex_free(&e->g[g].ix[1]);
         aindex_free(&e->g[g].ix6[0]), aindex_free(&e->g[g].ix6[1]);
         aindex_free(&e->g[g].dport);
     }
     pcre2_match_context_free(e->mctx);
+    rule_addrs_free(&e->home);
     for (uint32_t i = 0; i < e->n_bits; i++)
         free(e->bit_names[i]);
     free(e->bit_names);

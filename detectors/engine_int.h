@@ -63,15 +63,29 @@ struct aindex {
  * index): a hit counts only if the packet's destination port is listed. */
 #define ENGINE_ID_PORTED 0x80000000u
 
+/* Address classes: whether a packet's source (bit 1) and destination (bit
+ * 0) lie in the ruleset's $HOME_NET. A fast pattern goes into the databases
+ * of every class its rule's addresses allow, so a packet scans only the
+ * patterns of rules that can match its addresses: most of ET Open's rules
+ * are $EXTERNAL_NET -> $HOME_NET or the reverse, and an inbound packet need
+ * not scan the outbound half (Suricata groups its rules by address too).
+ * Without a $HOME_NET, or with one that is empty or any, only class 0. */
+#define ENGINE_ADDR_CLASSES 4
+
 /* A packet is scanned once: with `all` when some rule lists its destination
  * port, else with `any`. A database per port that also held the "any"
  * patterns would copy thousands of patterns into hundreds of databases (ET
  * Open); "any" plus a database per port cost two scans. */
-struct egroup {
+struct eprefilter {
     hs_database_t *any;         /* fast patterns of rules for any destination port */
     hs_database_t *all;         /* tcp, udp: those plus each port-listed rule's, once
                                    (ids with ENGINE_ID_PORTED) */
     uint8_t *ported;            /* 65536-bit map: ports some rule in `all` lists */
+    bool borrowed;              /* another class's, identical (freed with that one) */
+};
+
+struct egroup {
+    struct eprefilter pf[ENGINE_ADDR_CLASSES];   /* by address class */
     uint32_t n_always;
     uint32_t *always;           /* erule indexes, ascending: every packet */
     struct aindex ix[2];        /* by source / destination IPv4 address */
@@ -89,6 +103,8 @@ struct engine {
     const char *cache_dir;      /* during engine_build_cached() only; NULL: no cache */
     uint32_t max_fp_len;        /* longest Hyperscan literal: how far a stream's boundary
                                    scan reaches into the new bytes */
+    bool split;                 /* address classes in use: home is $HOME_NET */
+    struct rule_addrs home;     /* a copy (the ruleset's may be freed first) */
     uint32_t n_bits;
     char **bit_names;
     char *errors[ENGINE_ERRORS_KEPT];

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "rule_parser_int.h"
+#include "vars.h"
 
 /* ---- header ------------------------------------------------------------- */
 
@@ -397,6 +398,7 @@ void ruleset_free(struct ruleset *rs)
     for (uint32_t i = 0; i < rs->n_files; i++)
         free(rs->files[i].path);
     free(rs->files);
+    rule_addrs_free(&rs->home);
     if (rs->sid_index != NULL) {
         free(rs->sid_index->keys);
         free(rs->sid_index->pos);
@@ -648,6 +650,10 @@ static int load_stream(struct ruleset *rs, FILE *f, const char *name,
         return -1;
     }
     uint32_t file_index = rs->n_files - 1;
+    /* Undefined (empty variables): no home, the engine does not split. */
+    char why[128];
+    if (!rs->has_home && vars != NULL)
+        rs->has_home = rule_addrs_parse("$HOME_NET", vars, &rs->home, why, sizeof(why)) == 0;
     struct reader rd = { .f = f };
     uint32_t line;
     bool too_long;

@@ -89,6 +89,11 @@ struct ruleset {
     struct ruleset_file *files;
 
     struct ruleset_sid_index *sid_index;   /* gid:sid -> rule, private */
+
+    /* $HOME_NET as the first load given variables defined it: the engine
+     * splits its prefilter databases by it (engine_int.h, address classes). */
+    bool has_home;
+    struct rule_addrs home;
 };
 
 void ruleset_init(struct ruleset *rs);

@@ -1056,7 +1056,7 @@ static bool was_candidate(const struct fx *f, uint32_t sid)
     return false;
 }
 
-static bool ported(const struct egroup *g, uint16_t port)
+static bool ported(const struct eprefilter *g, uint16_t port)
 {
     return g->ported != NULL && (g->ported[port >> 3] >> (port & 7) & 1);
 }
@@ -1124,6 +1124,82 @@ static void test_index_slots(void)
     fx_free(&f);
 }
 
+/* Address classes: a fast pattern is in the databases of the classes
+ * ($HOME_NET or not, each side) its rule's addresses allow, so a packet's
+ * prefilter never offers a rule of the other direction. The default
+ * $HOME_NET is RFC 1918, IPv4 only. Classes: bit 1 source home, bit 0
+ * destination home. */
+static void test_address_classes(void)
+{
+    struct fx f;
+    fx_build(&f, "t.rules",
+             "alert tcp $EXTERNAL_NET any -> $HOME_NET any (content:\"inbound\"; sid:1;)\n"
+             "alert tcp $HOME_NET any -> $EXTERNAL_NET any (content:\"outbound\"; sid:2;)\n"
+             "alert tcp any any -> any any (content:\"anywhere\"; sid:3;)\n"
+             "alert tcp $HOME_NET any <> $EXTERNAL_NET any (content:\"both\"; sid:4;)\n"
+             "alert tcp $EXTERNAL_NET any -> $HOME_NET 80 (content:\"ported\"; sid:5;)\n"
+             "alert tcp 8.8.8.0/24 any -> [10.0.0.0/8,1.1.1.1] any (content:\"mixed\"; sid:6;)\n");
+    CU_ASSERT_TRUE(f.e->split);
+    const char *data = "inbound outbound anywhere both ported mixed";
+    uint32_t len = (uint32_t)strlen(data);
+
+    struct engine_packet in = pkt(&f, 6, "8.8.8.8", 1234, "10.0.0.1", 80, data, len);
+    struct hits h = scan(&f, &in);
+    CU_ASSERT_TRUE(has(&h, 1) && has(&h, 3) && has(&h, 4) && has(&h, 5) && has(&h, 6));
+    CU_ASSERT_FALSE(has(&h, 2) || was_candidate(&f, 2));
+
+    struct engine_packet out = pkt(&f, 6, "10.0.0.1", 80, "8.8.8.8", 1234, data, len);
+    h = scan(&f, &out);
+    CU_ASSERT_TRUE(has(&h, 2) && has(&h, 3) && has(&h, 4));
+    CU_ASSERT_FALSE(was_candidate(&f, 1) || was_candidate(&f, 5) || was_candidate(&f, 6));
+
+    struct engine_packet foreign = pkt(&f, 6, "8.8.8.8", 1234, "1.1.1.1", 80, data, len);
+    h = scan(&f, &foreign);
+    CU_ASSERT_TRUE(has(&h, 3) && has(&h, 6) && h.n == 2);
+    CU_ASSERT_FALSE(was_candidate(&f, 1) || was_candidate(&f, 2) || was_candidate(&f, 4) ||
+                    was_candidate(&f, 5));
+
+    struct engine_packet local = pkt(&f, 6, "192.168.1.1", 1234, "172.16.0.1", 80, data, len);
+    h = scan(&f, &local);
+    CU_ASSERT_TRUE(has(&h, 3) && h.n == 1);
+    CU_ASSERT_FALSE(was_candidate(&f, 1) || was_candidate(&f, 2) || was_candidate(&f, 4) ||
+                    was_candidate(&f, 6));
+
+    /* IPv6 is outside the default $HOME_NET */
+    struct engine_packet v6 = pkt(&f, 6, "2001:db8::1", 1234, "2001:db8::2", 80, data, len);
+    h = scan(&f, &v6);
+    CU_ASSERT_TRUE(has(&h, 3) && h.n == 1);
+    CU_ASSERT_FALSE(was_candidate(&f, 1));
+
+    /* one database per class, and `all` only where a rule lists a port */
+    const struct egroup *tcp = &f.e->g[EG_TCP];
+    for (unsigned c = 0; c < ENGINE_ADDR_CLASSES; c++) {
+        CU_ASSERT_PTR_NOT_NULL(tcp->pf[c].any);
+        CU_ASSERT_FALSE(tcp->pf[c].borrowed);
+        CU_ASSERT_EQUAL(tcp->pf[c].all != NULL, c == 1);
+    }
+    CU_ASSERT_EQUAL(engine_stats(f.e)->databases, 5);
+    fx_free(&f);
+
+    /* $HOME_NET any: one class, every rule in it */
+    memset(&f, 0, sizeof(f));
+    char err[256];
+    struct rule_vars *v = rule_vars_new();
+    CU_ASSERT_EQUAL_FATAL(rule_vars_set(v, RULE_VAR_ADDRESS, "HOME_NET", "any", err,
+                                        sizeof(err)), 0);
+    ruleset_init(&f.rs);
+    CU_ASSERT_EQUAL(ruleset_load_string(&f.rs, "t.rules",
+                    "alert tcp $HOME_NET any -> any any (content:\"x\"; sid:1;)\n",
+                    v, NULL, err, sizeof(err)), 0);
+    f.e = engine_build(&f.rs, err, sizeof(err));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f.e);
+    CU_ASSERT_FALSE(f.e->split);
+    CU_ASSERT_EQUAL(engine_stats(f.e)->databases, 1);
+    engine_free(f.e);
+    ruleset_free(&f.rs);
+    rule_vars_free(v);
+}
+
 /* One database scan per packet: "any" rules everywhere, port-listed rules
  * (one pattern each, in the group's second database) only for packets to
  * their ports; header-only rules naming destination ports come from the
@@ -1147,7 +1223,9 @@ static void test_port_groups(void)
     CU_ASSERT_EQUAL(st->databases, 3);              /* tcp any, tcp all, udp all */
     CU_ASSERT_EQUAL(st->patterns, 2 + 4 + 1);       /* {1,9}, {1,9,2,3}, {8} */
     CU_ASSERT_EQUAL(st->group[0].databases, 2);
-    const struct egroup *tcp = &f.e->g[EG_TCP], *udp = &f.e->g[EG_UDP];
+    /* rules for any address: every address class shares one set */
+    const struct eprefilter *tcp = &f.e->g[EG_TCP].pf[3], *udp = &f.e->g[EG_UDP].pf[3];
+    CU_ASSERT_TRUE(tcp->borrowed && tcp->any == f.e->g[EG_TCP].pf[0].any);
     CU_ASSERT_PTR_NOT_NULL(tcp->any);
     CU_ASSERT_PTR_NOT_NULL(tcp->all);
     CU_ASSERT_PTR_NULL(udp->any);
@@ -1309,6 +1387,7 @@ int main(void)
         { "stream window", test_stream_window },
         { "stream carry", test_stream_carry },
         { "port groups: one scan, port index", test_port_groups },
+        { "address classes", test_address_classes },
         { "index slot tables", test_index_slots },
         { "long fast patterns", test_long_fast_pattern },
         { "database cache", test_database_cache },

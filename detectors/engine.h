@@ -15,7 +15,12 @@
  * protocol's "any" database. A packet is scanned once: with the "any"
  * database, or, when some rule lists its destination port, with the group's
  * second database, which holds the "any" patterns and every port-listed
- * rule's (a hit of a rule that does not list the port is dropped). Rules
+ * rule's (a hit of a rule that does not list the port is dropped). Each
+ * group has that pair of databases per address class - whether the
+ * packet's source and destination lie in the ruleset's $HOME_NET - holding
+ * only the rules whose addresses allow the class, so inbound packets skip
+ * outbound rules (engine_int.h). The databases compile on threads
+ * (engine_compile.h), which inherit the caller's CPU affinity. Rules
  * without a usable fast pattern (header-only, only negated contents) are
  * evaluated for every packet of their protocol(s); those with a specific
  * source or destination (IP reputation lists), or (tcp/udp) destination

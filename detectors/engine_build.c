@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "engine_cache.h"
+#include "engine_compile.h"
 #include "engine_int.h"
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -409,17 +410,9 @@ static bool place_rule(struct engine *e, struct gbuild *b, uint32_t idx)
 
 /* ---- Hyperscan ------------------------------------------------------------ */
 
-struct hs_in {
-    uint32_t n;
-    char **expr;
-    unsigned *flags, *ids;
-    hs_expr_ext_t *ext;
-    const hs_expr_ext_t **extp;
-};
-
 /* "\xNN" per byte of the fast pattern's literal (fp_literal), with its flags
  * and the offsets the literal may end at. */
-static bool add_pattern(struct hs_in *in, const struct rule *r, uint32_t id)
+static bool add_pattern(struct hs_job *j, const struct rule *r, uint32_t id)
 {
     const struct rule_content *c = fast_content(r);
     uint32_t off, len = fp_literal(c, &off);
@@ -428,117 +421,137 @@ static bool add_pattern(struct hs_in *in, const struct rule *r, uint32_t id)
         return false;
     for (uint32_t i = 0; i < len; i++)
         snprintf(s + 4 * i, 5, "\\x%02x", c->bytes[off + i]);
-    uint32_t k = in->n++;
-    in->expr[k] = s;
-    in->ids[k] = id;
-    in->flags[k] = HS_FLAG_SINGLEMATCH | ((c->flags & RULE_CONTENT_NOCASE) ? HS_FLAG_CASELESS : 0);
-    hs_expr_ext_t *x = &in->ext[k];
-    memset(x, 0, sizeof(*x));
-    in->extp[k] = NULL;
+    unsigned flags = HS_FLAG_SINGLEMATCH | ((c->flags & RULE_CONTENT_NOCASE) ? HS_FLAG_CASELESS : 0);
+    hs_expr_ext_t x = { 0 };
     bool rel = c->flags & (RULE_CONTENT_DISTANCE | RULE_CONTENT_WITHIN);
     bool vars = c->offset.var >= 0 || c->depth.var >= 0;
-    if (rel || vars)
-        return true;
-    bool has_off = (c->flags & RULE_CONTENT_OFFSET) && c->offset.value > 0;
-    uint64_t o = has_off ? (uint64_t)c->offset.value : 0;
-    uint64_t tail = c->len - off - len;
-    if (o > 0) {
-        x->flags |= HS_EXT_FLAG_MIN_OFFSET;
-        x->min_offset = o + off + len;
+    if (!rel && !vars) {
+        bool has_off = (c->flags & RULE_CONTENT_OFFSET) && c->offset.value > 0;
+        uint64_t o = has_off ? (uint64_t)c->offset.value : 0;
+        uint64_t tail = c->len - off - len;
+        if (o > 0) {
+            x.flags |= HS_EXT_FLAG_MIN_OFFSET;
+            x.min_offset = o + off + len;
+        }
+        if (c->flags & RULE_CONTENT_DEPTH) {
+            x.flags |= HS_EXT_FLAG_MAX_OFFSET;
+            x.max_offset = o + (uint64_t)c->depth.value - tail;
+        } else if (c->flags & RULE_CONTENT_STARTSWITH) {
+            x.flags |= HS_EXT_FLAG_MAX_OFFSET;
+            x.max_offset = off + len;
+        }
     }
-    if (c->flags & RULE_CONTENT_DEPTH) {
-        x->flags |= HS_EXT_FLAG_MAX_OFFSET;
-        x->max_offset = o + (uint64_t)c->depth.value - tail;
-    } else if (c->flags & RULE_CONTENT_STARTSWITH) {
-        x->flags |= HS_EXT_FLAG_MAX_OFFSET;
-        x->max_offset = off + len;
-    }
-    if (x->flags)
-        in->extp[k] = x;
+    hs_job_add(j, s, flags, id, x.flags ? &x : NULL);
     return true;
 }
 
-static void hs_in_free(struct hs_in *in)
+/* One database of the build: its patterns, where it goes, and its group
+ * (whose always-list takes the rules of refused patterns). */
+struct db_plan {
+    struct hs_job job;
+    hs_database_t **db;
+    struct gbuild *b;
+    uint64_t key;               /* in the on-disk cache */
+    bool cached;
+};
+
+/* Plan the database of the rules `ids` (ENGINE_ID_PORTED marks allowed). */
+static int plan_db(struct engine *e, struct db_plan *p, const uint32_t *ids, uint32_t n,
+                   hs_database_t **db, struct gbuild *b)
 {
-    for (uint32_t i = 0; i < in->n; i++)
-        free(in->expr[i]);
-    free(in->expr), free(in->flags), free(in->ids), free(in->ext), free(in->extp);
-    memset(in, 0, sizeof(*in));
+    p->db = db, p->b = b;
+    if (!hs_job_init(&p->job, n))
+        return -1;
+    for (uint32_t i = 0; i < n; i++)
+        if (!add_pattern(&p->job, e->rules[ids[i] & ~ENGINE_ID_PORTED].r, ids[i]))
+            return -1;
+    return 0;
 }
 
-static void hs_in_remove(struct hs_in *in, uint32_t k)
+/* A refused pattern's rule is checked on every packet of its group, said
+ * once per group however many of its databases refused it. */
+static bool take_refused(struct engine *e, struct db_plan *p)
 {
-    free(in->expr[k]);
-    in->n--;
-    in->expr[k] = in->expr[in->n], in->flags[k] = in->flags[in->n];
-    in->ids[k] = in->ids[in->n], in->ext[k] = in->ext[in->n];
-    in->extp[k] = in->extp[in->n] ? &in->ext[k] : NULL;
-}
-
-/* Compile the rules `ids` into one database; a pattern Hyperscan refuses
- * moves its rule to the group's `always` (and is left out of the group's
- * later databases). -1: failure (err set). *db stays NULL when no pattern
- * is left. */
-static int compile_db(struct engine *e, const uint32_t *ids, uint32_t n, hs_database_t **db,
-                      struct gbuild *b, char *err, size_t errlen)
-{
-    struct hs_in in = { 0 };
-    in.expr = calloc(n, sizeof(char *)), in.flags = calloc(n, sizeof(unsigned));
-    in.ids = calloc(n, sizeof(unsigned)), in.ext = calloc(n, sizeof(hs_expr_ext_t));
-    in.extp = calloc(n, sizeof(hs_expr_ext_t *));
-    int rc = (in.expr && in.flags && in.ids && in.ext && in.extp) ? 0 : -1;
-    for (uint32_t i = 0; rc == 0 && i < n; i++)
-        if (!b->refused[ids[i] & ~ENGINE_ID_PORTED] &&
-            !add_pattern(&in, e->rules[ids[i] & ~ENGINE_ID_PORTED].r, ids[i]))
-            rc = -1;
-    uint64_t key = 0;
-    bool cached = false, fell_back = false;
-    if (rc == 0 && in.n > 0 && e->cache_dir != NULL) {
-        key = engine_cache_key((const char *const *)in.expr, in.flags, in.ids, in.extp, in.n,
-                               HS_MODE_BLOCK);
-        cached = (*db = engine_cache_load(e->cache_dir, key)) != NULL;
-        e->st.cache_hits += cached;
+    for (uint32_t i = 0; i < p->job.n_refused; i++) {
+        uint32_t idx = p->job.refused_ids[i] & ~ENGINE_ID_PORTED;
+        if (p->b->refused[idx])
+            continue;
+        const struct rule *r = e->rules[idx].r;
+        const char *why = p->job.refused_why[i];
+        add_error(e, "%s:%u: fast pattern: %s (rule checked on every packet)",
+                  r->file ? r->file : "(rule)", r->line, why ? why : "refused");
+        e->st.hs_fallback++;
+        p->b->refused[idx] = 1;
+        if (!vec_push(&p->b->always, idx))
+            return false;
     }
-    while (rc == 0 && in.n > 0 && *db == NULL) {
-        hs_compile_error_t *ce = NULL;
-        double t0 = now_ms();
-        hs_error_t he = hs_compile_ext_multi((const char *const *)in.expr, in.flags, in.ids,
-                                             in.extp, in.n, HS_MODE_BLOCK, NULL, db, &ce);
-        e->st.hs_compile_ms += now_ms() - t0;
-        if (he == HS_SUCCESS)
-            break;
-        int bad = ce ? ce->expression : -1;
-        if (bad < 0 || (uint32_t)bad >= in.n) {
-            snprintf(err, errlen, "hs_compile_multi: %s", ce ? ce->message : "failed");
-            rc = -1;
-        } else {
-            uint32_t idx = in.ids[bad] & ~ENGINE_ID_PORTED;
-            const struct rule *r = e->rules[idx].r;
-            add_error(e, "%s:%u: fast pattern: %s (rule checked on every packet)",
-                      r->file ? r->file : "(rule)", r->line, ce->message);
-            e->st.hs_fallback++;
-            fell_back = true;
-            b->refused[idx] = 1;
-            if (!vec_push(&b->always, idx))
-                rc = -1;
-            hs_in_remove(&in, (uint32_t)bad);
+    return true;
+}
+
+/* A compiled (or cached) database into place, counted, and filed in the
+ * cache. One some pattern was taken out of is not filed: its key names the
+ * inputs before, and a hit would lose the fallback rules. */
+static int settle_db(struct engine *e, struct db_plan *p, char *err, size_t errlen)
+{
+    if (p->job.rc < 0) {
+        snprintf(err, errlen, "%s", p->job.err);
+        return -1;
+    }
+    if (!take_refused(e, p))
+        return -1;
+    *p->db = p->job.db;
+    if (*p->db == NULL)
+        return 0;
+    if (e->cache_dir != NULL && !p->cached && p->job.n_refused == 0)
+        e->st.cache_stores += engine_cache_store(e->cache_dir, p->key, *p->db);
+    size_t sz = 0;
+    hs_database_size(*p->db, &sz);
+    e->st.db_bytes += sz;
+    e->st.databases++;
+    e->st.patterns += p->job.n;
+    return 0;
+}
+
+static int cmp_job_size(const void *a, const void *b)
+{
+    const struct hs_job *x = *(struct hs_job *const *)a, *y = *(struct hs_job *const *)b;
+    return x->n > y->n ? -1 : x->n < y->n;
+}
+
+/* Every planned database: from the cache where it is there, the rest
+ * compiled side by side (the largest first, to end together), then put in
+ * place in plan order, so refusals and the summary do not depend on which
+ * thread finished first. */
+static int compile_plans(struct engine *e, struct db_plan *plans, uint32_t n, char *err,
+                         size_t errlen)
+{
+    struct hs_job **todo = calloc(n ? n : 1, sizeof(*todo));
+    if (todo == NULL)
+        return -1;
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        struct db_plan *p = &plans[i];
+        if (p->job.n == 0)
+            continue;
+        if (e->cache_dir != NULL) {
+            p->key = engine_cache_key((const char *const *)p->job.expr, p->job.flags,
+                                      p->job.ids, p->job.extp, p->job.n, HS_MODE_BLOCK);
+            p->cached = (p->job.db = engine_cache_load(e->cache_dir, p->key)) != NULL;
+            e->st.cache_hits += p->cached;
         }
-        hs_free_compile_error(ce);
+        if (!p->cached)
+            todo[k++] = &p->job;
     }
-    /* A database some pattern was taken out of is not filed: its key names
-     * the inputs before, and a hit would lose the fallback rules. */
-    if (rc == 0 && *db != NULL && e->cache_dir != NULL && !cached && !fell_back)
-        e->st.cache_stores += engine_cache_store(e->cache_dir, key, *db);
-    if (rc == 0 && *db != NULL) {
-        size_t sz = 0;
-        hs_database_size(*db, &sz);
-        e->st.db_bytes += sz;
-        e->st.databases++;
-        e->st.patterns += in.n;
-    }
-    if (rc < 0 && err[0] == '\0')
-        snprintf(err, errlen, "out of memory");
-    hs_in_free(&in);
+    qsort(todo, k, sizeof(*todo), cmp_job_size);
+    double t0 = now_ms();
+    if (k > 0)
+        hs_jobs_compile(todo, k);
+    e->st.hs_compile_ms += now_ms() - t0;
+    free(todo);
+    int rc = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (rc == 0 && settle_db(e, &plans[i], err, errlen) < 0)
+            rc = -1;
     return rc;
 }
 
@@ -550,11 +563,9 @@ static int cmp_u32(const void *a, const void *b)
 
 /* The `all` database of a class with port-listed rules: its "any" rules
  * and each port-listed rule once, marked; their ports go into the map. */
-static int build_all_db(struct engine *e, struct eprefilter *pf, const struct cbuild *c,
-                        struct gbuild *b, char *err, size_t errlen)
+static int plan_all_db(struct engine *e, struct db_plan *plan, struct eprefilter *pf,
+                       const struct cbuild *c, struct gbuild *b)
 {
-    if (c->n_pairs == 0)
-        return 0;
     if ((pf->ported = calloc(65536 / 8, 1)) == NULL)
         return -1;
     struct u32vec ids = { 0 };
@@ -567,7 +578,7 @@ static int build_all_db(struct engine *e, struct eprefilter *pf, const struct cb
         if (i == 0 || c->pairs[i].rule != c->pairs[i - 1].rule)
             ok = vec_push(&ids, c->pairs[i].rule | ENGINE_ID_PORTED);
     }
-    int rc = ok ? compile_db(e, ids.v, ids.n, &pf->all, b, err, errlen) : -1;
+    int rc = ok ? plan_db(e, plan, ids.v, ids.n, &pf->all, b) : -1;
     free(ids.v);
     return rc;
 }
@@ -828,22 +839,34 @@ static int same_class(const struct gbuild *b, unsigned c)
     return -1;
 }
 
-static int build_group(struct engine *e, struct egroup *g, struct gbuild *b, char *err,
-                       size_t errlen)
+/* The databases of a group's classes, planned (a class with the same
+ * patterns as an earlier one borrows its set once built). */
+static int plan_group(struct engine *e, struct egroup *g, struct gbuild *b,
+                      struct db_plan *plans, uint32_t *n)
 {
     for (unsigned c = 0; c < ENGINE_ADDR_CLASSES; c++) {
         struct cbuild *cb = &b->c[c];
         struct eprefilter *pf = &g->pf[c];
+        if (same_class(b, c) >= 0)
+            continue;
+        if (cb->n_pairs && plan_all_db(e, &plans[(*n)++], pf, cb, b) < 0)
+            return -1;
+        if (cb->any.n && plan_db(e, &plans[(*n)++], cb->any.v, cb->any.n, &pf->any, b) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* After the databases: borrowed classes, and the always-evaluated rules
+ * (refused patterns' included) sorted, deduplicated and indexed. */
+static int finish_group(struct engine *e, struct egroup *g, struct gbuild *b)
+{
+    for (unsigned c = 0; c < ENGINE_ADDR_CLASSES; c++) {
         int same = same_class(b, c);
         if (same >= 0) {
-            *pf = g->pf[same];
-            pf->borrowed = true;
-            continue;
+            g->pf[c] = g->pf[same];
+            g->pf[c].borrowed = true;
         }
-        if (build_all_db(e, pf, cb, b, err, errlen) < 0)
-            return -1;
-        if (cb->any.n && compile_db(e, cb->any.v, cb->any.n, &pf->any, b, err, errlen) < 0)
-            return -1;
     }
     if (b->always.n > 1)
         qsort(b->always.v, b->always.n, sizeof(uint32_t), cmp_u32);
@@ -856,21 +879,40 @@ static int build_group(struct engine *e, struct egroup *g, struct gbuild *b, cha
     return split_always(e, g, ports, &b->always);
 }
 
+#define PLANS_MAX (EG_COUNT * ENGINE_ADDR_CLASSES * 2)
+
 static int build_groups(struct engine *e, char *err, size_t errlen)
 {
     struct gbuild b[EG_COUNT] = { 0 };
+    struct db_plan plans[PLANS_MAX];
+    uint32_t n_plans = 0;
     int rc = 0;
+    memset(plans, 0, sizeof(plans));
     for (int g = 0; rc == 0 && g < EG_COUNT; g++)
         if ((b[g].refused = calloc(e->n_rules + 1, 1)) == NULL)
             rc = -1;
     for (uint32_t i = 0; rc == 0 && i < e->n_rules; i++)
         if (!place_rule(e, b, i))
             rc = -1;
+    uint32_t first[EG_COUNT + 1] = { 0 };
     for (int g = 0; rc == 0 && g < EG_COUNT; g++) {
-        uint32_t dbs = e->st.databases;
-        rc = build_group(e, &e->g[g], &b[g], err, errlen);
-        e->st.group[g].databases = e->st.databases - dbs;
+        first[g] = n_plans;
+        rc = plan_group(e, &e->g[g], &b[g], plans, &n_plans);
+    }
+    first[EG_COUNT] = n_plans;
+    if (rc == 0)
+        rc = compile_plans(e, plans, n_plans, err, errlen);
+    for (int g = 0; rc == 0 && g < EG_COUNT; g++) {
+        rc = finish_group(e, &e->g[g], &b[g]);
         e->st.group[g].always = e->g[g].n_always;
+        for (uint32_t i = first[g]; i < first[g + 1]; i++)
+            e->st.group[g].databases += plans[i].job.db != NULL;
+    }
+    for (uint32_t i = 0; i < n_plans; i++) {
+        const struct db_plan *p = &plans[i];   /* not put in place: still the job's */
+        if (p->job.db != NULL && (p->db == NULL || *p->db != p->job.db))
+            hs_free_database(p->job.db);
+        hs_job_free(&plans[i].job);
     }
     for (int g = 0; g < EG_COUNT; g++) {
         for (unsigned c = 0; c < ENGINE_ADDR_CLASSES; c++)

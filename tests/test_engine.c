@@ -13,6 +13,7 @@
 
 #include "cunit_run.h"
 #include "engine.h"
+#include "engine_compile.h"
 #include "engine_int.h"   /* the reference scan below walks every rule */
 
 /* ---- fixture ------------------------------------------------------------ */
@@ -1200,6 +1201,63 @@ static void test_address_classes(void)
     rule_vars_free(v);
 }
 
+static int count_hs(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                    void *ctx)
+{
+    (void)id, (void)from, (void)to, (void)flags;
+    (*(uint32_t *)ctx)++;
+    return 0;
+}
+
+/* Databases compile side by side; a pattern Hyperscan refuses is taken out
+ * of its job (reported with its id and message) and the rest compiled. */
+static void test_compile_jobs(void)
+{
+    struct hs_job jobs[5], *todo[5];
+    const char *ok[] = { "abc", "\\x00\\x01", "xyz" };
+    for (unsigned i = 0; i < 5; i++) {
+        CU_ASSERT_TRUE_FATAL(hs_job_init(&jobs[i], 4));
+        todo[i] = &jobs[i];
+    }
+    for (unsigned i = 0; i < 4; i++)       /* jobs 0..3: good patterns */
+        for (unsigned k = 0; k < 3; k++)
+            hs_job_add(&jobs[i], strdup(ok[k]), HS_FLAG_SINGLEMATCH, 10 * i + k, NULL);
+    hs_expr_ext_t never = { .flags = HS_EXT_FLAG_MIN_OFFSET | HS_EXT_FLAG_MAX_OFFSET,
+                            .min_offset = 10, .max_offset = 5 };
+    hs_job_add(&jobs[1], strdup("def"), 0, 13, &never);     /* cannot match: refused */
+    hs_job_add(&jobs[2], strdup("(ab"), 0, 23, NULL);        /* bad syntax: refused */
+    hs_job_add(&jobs[4], strdup("(x"), 0, 40, NULL);         /* job 4: nothing compiles */
+    CU_ASSERT_TRUE(hs_jobs_compile(todo, 5) >= 1);
+
+    for (unsigned i = 0; i < 4; i++) {
+        CU_ASSERT_EQUAL(jobs[i].rc, 0);
+        CU_ASSERT_PTR_NOT_NULL(jobs[i].db);
+        CU_ASSERT_EQUAL(jobs[i].n, 3);
+    }
+    CU_ASSERT_EQUAL(jobs[0].n_refused, 0);
+    CU_ASSERT_EQUAL(jobs[1].n_refused, 1);
+    CU_ASSERT_EQUAL(jobs[1].refused_ids[0], 13);
+    CU_ASSERT_EQUAL(jobs[2].n_refused, 1);
+    CU_ASSERT_EQUAL(jobs[2].refused_ids[0], 23);
+    CU_ASSERT_PTR_NOT_NULL(jobs[2].refused_why[0]);
+    CU_ASSERT_EQUAL(jobs[4].rc, 0);
+    CU_ASSERT_PTR_NULL(jobs[4].db);         /* its one pattern refused: no database */
+    CU_ASSERT_EQUAL(jobs[4].n_refused, 1);
+
+    /* the survivors still match */
+    hs_scratch_t *scratch = NULL;
+    CU_ASSERT_EQUAL_FATAL(hs_alloc_scratch(jobs[2].db, &scratch), HS_SUCCESS);
+    uint32_t hits = 0;
+    CU_ASSERT_EQUAL(hs_scan(jobs[2].db, "..abc..xyz", 10, 0, scratch, count_hs, &hits),
+                    HS_SUCCESS);
+    CU_ASSERT_EQUAL(hits, 2);
+    hs_free_scratch(scratch);
+    for (unsigned i = 0; i < 5; i++) {
+        hs_free_database(jobs[i].db);
+        hs_job_free(&jobs[i]);
+    }
+}
+
 /* One database scan per packet: "any" rules everywhere, port-listed rules
  * (one pattern each, in the group's second database) only for packets to
  * their ports; header-only rules naming destination ports come from the
@@ -1388,6 +1446,7 @@ int main(void)
         { "stream carry", test_stream_carry },
         { "port groups: one scan, port index", test_port_groups },
         { "address classes", test_address_classes },
+        { "databases compiled side by side", test_compile_jobs },
         { "index slot tables", test_index_slots },
         { "long fast patterns", test_long_fast_pattern },
         { "database cache", test_database_cache },

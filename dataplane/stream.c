@@ -9,9 +9,10 @@
  *   pool         held out-of-order data in STREAM_CHUNK-byte chunks; a held
  *                segment is a descriptor plus a chain of chunks, so any
  *                segment length fits without fragmenting the pool
- *   scratch      where [window | new | released held data] is assembled for
- *                the callback: window + STREAM_MAX_SEGMENT + the most one
- *                direction can hold
+ *   scratch      `window` bytes of room, then where new bytes merged from
+ *                held segments are assembled (STREAM_MAX_SEGMENT + the most
+ *                one direction can hold); the callback may join the window
+ *                in front of them (stream_span_join)
  *
  * Descriptors and chunks are index-linked (0 = none), as there are at most
  * as many held segments as chunks. */
@@ -254,9 +255,9 @@ struct pending {
     bool live;
 };
 
-/* Append one piece starting at or before *end to the scratch at *pos,
+/* Append one piece starting at or before *end to out at *pos,
  * trimming what lies before *end: the first copy of a byte wins. */
-static void append_piece(struct stream_table *t, uint32_t *end, size_t *pos,
+static void append_piece(struct stream_table *t, uint8_t *out, uint32_t *end, size_t *pos,
                          uint32_t seq, uint32_t len, const uint8_t *data,
                          const struct stream_seg *held)
 {
@@ -268,23 +269,22 @@ static void append_piece(struct stream_table *t, uint32_t *end, size_t *pos,
     }
     count(t, STREAM_RETRANSMIT_BYTES, off);
     if (held)
-        pool_copy_out(t, held, off, t->scratch + *pos);
+        pool_copy_out(t, held, off, out + *pos);
     else
-        memcpy(t->scratch + *pos, data + off, len - off);
+        memcpy(out + *pos, data + off, len - off);
     *pos += len - off;
     *end = seq + len;
 }
 
-/* Assemble [window | new] in the scratch from d->next_seq on: the pending
+/* Assemble the new bytes from d->next_seq on at `out`: the pending
  * segment and the held segments, merged in seq order for as long as they
  * are contiguous. Held segments used are released. Returns the length;
  * *end is the sequence number after the new bytes. */
-static size_t assemble(struct stream_table *t, struct stream_dir *d, const uint8_t *win,
+static size_t assemble(struct stream_table *t, struct stream_dir *d, uint8_t *out,
                        struct pending *p, uint32_t *end)
 {
-    size_t pos = d->win_len;
+    size_t pos = 0;
 
-    memcpy(t->scratch, win, d->win_len);
     *end = d->next_seq;
     for (;;) {
         uint32_t h = d->ooo_head;
@@ -293,13 +293,13 @@ static size_t assemble(struct stream_table *t, struct stream_dir *d, const uint8
         if (take_pending) {
             if (seq_diff(p->seq, *end) > 0)
                 break;
-            append_piece(t, end, &pos, p->seq, p->len, p->data, NULL);
+            append_piece(t, out, end, &pos, p->seq, p->len, p->data, NULL);
             p->live = false;
         } else {
             if (h == 0 || seq_diff(t->segs[h].seq, *end) > 0)
                 break;
             struct stream_seg *g = &t->segs[h];
-            append_piece(t, end, &pos, g->seq, g->len, NULL, g);
+            append_piece(t, out, end, &pos, g->seq, g->len, NULL, g);
             d->ooo_head = g->next;
             d->ooo_count--;
             pool_release(t, h);
@@ -309,13 +309,29 @@ static size_t assemble(struct stream_table *t, struct stream_dir *d, const uint8
     return pos;
 }
 
-/* Hand [window | new] to fn, clipped at depth, and keep the last `window`
- * bytes of it as the next window. Returns whether fn was called. */
-static bool emit(struct stream_table *t, struct stream_dir *d, uint8_t *win,
-                 const uint8_t *buf, size_t len, uint32_t base,
-                 stream_data_fn fn, void *ctx)
+/* Keep the last `window` bytes of [window | data] as the next window. */
+static void window_advance(struct stream_table *t, struct stream_dir *d, uint8_t *win,
+                           const uint8_t *data, uint32_t len)
 {
-    uint64_t fresh = len - base;
+    uint32_t w = t->cfg.window;
+
+    if (len >= w) {
+        memcpy(win, data + len - w, w);
+        d->win_len = w;
+        return;
+    }
+    uint32_t keep = d->win_len + len > w ? w - len : d->win_len;   /* old bytes kept */
+    memmove(win, win + d->win_len - keep, keep);
+    memcpy(win + keep, data, len);
+    d->win_len = keep + len;
+}
+
+/* Hand [window | new] to fn, clipped at depth, and move the window on.
+ * Returns whether fn was called. */
+static bool emit(struct stream_table *t, struct stream_dir *d, uint8_t *win,
+                 const uint8_t *data, size_t len, stream_data_fn fn, void *ctx)
+{
+    uint64_t fresh = len;
 
     if (t->cfg.depth != 0) {
         uint64_t room = t->cfg.depth - d->delivered;
@@ -329,15 +345,15 @@ static bool emit(struct stream_table *t, struct stream_dir *d, uint8_t *win,
     }
     if (fresh == 0)
         return false;
-    len = base + fresh;
-    fn(ctx, buf, (uint32_t)len, base);
+    struct stream_span span = {
+        .window = win, .window_len = d->win_len, .data = data, .len = (uint32_t)fresh,
+        .join = t->scratch + t->cfg.window,
+    };
+    fn(ctx, &span);
     d->delivered += fresh;
     count(t, STREAM_DELIVERIES, 1);
     count(t, STREAM_BYTES, fresh);
-    /* buf is the scratch or the payload, never the window itself. */
-    uint32_t keep = len < t->cfg.window ? (uint32_t)len : t->cfg.window;
-    memcpy(win, buf + len - keep, keep);
-    d->win_len = keep;
+    window_advance(t, d, win, data, (uint32_t)fresh);
     return true;
 }
 
@@ -348,18 +364,19 @@ static bool deliver(struct stream_table *t, struct stream_dir *d, uint8_t *win,
 {
     uint32_t h = d->ooo_head;
 
-    /* Nothing to join and no window yet (a direction's first bytes, or
-     * window 0): the payload itself is the buffer, nothing is copied. */
-    if (d->win_len == 0 && p->live && p->seq == d->next_seq &&
+    /* The pending segment alone (no held segment joins it): its payload is
+     * handed over as it is, nothing is copied. */
+    if (p->live && p->seq == d->next_seq &&
         (h == 0 || seq_diff(t->segs[h].seq, p->seq + p->len) > 0)) {
         p->live = false;
         d->next_seq = p->seq + p->len;
-        return emit(t, d, win, p->data, p->len, 0, fn, ctx);
+        return emit(t, d, win, p->data, p->len, fn, ctx);
     }
-    uint32_t base = d->win_len, end;
-    size_t len = assemble(t, d, win, p, &end);
+    uint8_t *out = t->scratch + t->cfg.window;
+    uint32_t end;
+    size_t len = assemble(t, d, out, p, &end);
     d->next_seq = end;
-    return emit(t, d, win, t->scratch, len, base, fn, ctx);
+    return emit(t, d, win, out, len, fn, ctx);
 }
 
 /* The gap policy: pending could not be held. Give up the first gap: jump to

@@ -2,14 +2,15 @@
  *
  * Content may span TCP segments, so the engine scans each direction of a
  * TCP flow as a stream. For every span of NEW in-order bytes, this module
- * hands the caller one contiguous buffer
+ * hands the caller
  *
- *     [ window | new ]        base = window length
+ *     [ window | new ]
  *
  * where the window is up to `window` in-order bytes that came just before
- * the new ones. The engine reports only matches that touch the new bytes,
- * so data seen twice (retransmissions, overlaps) never alerts twice. The
- * module knows nothing of rules or Hyperscan.
+ * the new ones (struct stream_span: two pieces, joined on request, so an
+ * in-order segment is not copied). The engine reports only matches that
+ * touch the new bytes, so data seen twice (retransmissions, overlaps) never
+ * alerts twice. The module knows nothing of rules or Hyperscan.
  *
  * One table per worker, never shared, so nothing locks. All memory is
  * allocated by stream_table_create(); the hot path never allocates. A flow
@@ -118,9 +119,23 @@ void stream_slot_free(struct stream_table *t, uint32_t slot);
 /* The slot's extra_bytes caller-owned bytes (16-byte aligned). */
 void *stream_slot_extra(struct stream_table *t, uint32_t slot);
 
-/* Receives buf = [window | new], len = window + new bytes, base = window
- * length. buf is valid only during the call. */
-typedef void (*stream_data_fn)(void *ctx, const uint8_t *buf, uint32_t len, uint32_t base);
+/* What a delivery hands over: the new in-order bytes, and the window, the
+ * up to `window` in-order bytes just before them. The two are not adjacent
+ * in memory: the new bytes are most often the packet's own payload, and
+ * nothing is copied unless the callback asks. `join` is where the new
+ * bytes must lie for the pair to be one buffer: it has window_len bytes of
+ * room before it, for the window, and len bytes from it (data may be join
+ * already: the bytes were merged from held segments). All pointers are
+ * valid only during the call. */
+struct stream_span {
+    const uint8_t *window;
+    uint32_t window_len;
+    const uint8_t *data;
+    uint32_t len;
+    uint8_t *join;
+};
+
+typedef void (*stream_data_fn)(void *ctx, const struct stream_span *span);
 
 /* One TCP segment of direction dir (0/1) of the flow owning slot: seq and
  * tcp_flags (the header's flags byte) as on the wire, payload of len bytes.

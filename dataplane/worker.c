@@ -437,28 +437,30 @@ static void worker_scan(struct match_ctx *m)
 }
 
 /* stream_data_fn: new in-order bytes of the packet's TCP direction. */
-static void worker_scan_stream(void *ctx, const uint8_t *buf, uint32_t len, uint32_t base)
+static void worker_scan_stream(void *ctx, const struct stream_span *span)
 {
     struct match_ctx *m = ctx;
-    m->ep.payload = buf;
-    m->ep.payload_len = len;
     /* Ciphertext goes unmatched (m->scanned stays false: the packet's
      * header rules are matched after); the bytes that turn the flow
      * encrypted are matched, as is any span with another kind of record. */
     if (m->tls != NULL) {
         bool was = m->tls->encrypted;
-        bool skip = tls_track_feed(m->tls, m->dir, buf + base, len - base);
+        bool skip = tls_track_feed(m->tls, m->dir, span->data, span->len);
         if (!was && m->tls->encrypted)
             counter_inc(&m->w->counters[WORKER_TLS_ENCRYPTED]);
         if (skip) {
-            counter_add(&m->w->counters[WORKER_ENCRYPTED_BYTES], len - base);
+            counter_add(&m->w->counters[WORKER_ENCRYPTED_BYTES], span->len);
             /* The carry counts the bytes scanned: zeroed, the next scan
              * takes the whole window again (engine.h). */
             memset(m->ep.carry, 0, sizeof(*m->ep.carry));
             return;
         }
     }
-    m->ep.stream_base = base;
+    m->ep.payload = span->data;
+    m->ep.payload_len = span->len;
+    m->ep.window = span->window;
+    m->ep.window_len = span->window_len;
+    m->ep.join = span->join;
     m->scanned = true;
     worker_scan(m);
 }

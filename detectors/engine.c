@@ -179,9 +179,9 @@ static bool carry_touch(struct engine_carry *c, uint32_t rule, uint32_t end)
 static void carry_update(struct engine_carry *c, struct engine_scratch *s,
                          const struct engine_packet *p, uint32_t hits)
 {
-    uint32_t base = p->stream_base, n_hits = s->n_cand;
-    uint64_t start = c->complete ? c->delivered - base : 0;   /* stream byte of payload[0] */
-    uint32_t after = (uint32_t)(start + p->payload_len), n = 0;
+    uint32_t n_hits = s->n_cand, total = p->window_len + p->payload_len;
+    uint64_t start = c->complete ? c->delivered - p->window_len : 0;   /* of window[0] */
+    uint32_t after = (uint32_t)(start + total), n = 0;
 
     for (uint32_t i = 0; c->complete && i < c->n; i++)
         if (carry_live(c->end[i], start)) {
@@ -191,7 +191,7 @@ static void carry_update(struct engine_carry *c, struct engine_scratch *s,
         }
     c->n = (uint8_t)n;
     c->complete = n_hits < s->cap_cand;     /* else hits were lost: rescan next time */
-    c->delivered = start + p->payload_len;
+    c->delivered = start + total;
     for (uint32_t i = hits; i < n_hits; i++) {
         if (carry_touch(c, s->cand[i], after))
             continue;
@@ -205,26 +205,53 @@ static void carry_update(struct engine_carry *c, struct engine_scratch *s,
     }
 }
 
+const uint8_t *engine_stream_bytes(const struct engine_packet *p, struct engine_scratch *s)
+{
+    if (p->window_len == 0)
+        return p->payload;
+    if (s->joined == NULL) {
+        if (p->payload != p->join)
+            memcpy(p->join, p->payload, p->payload_len);
+        memcpy(p->join - p->window_len, p->window, p->window_len);
+        s->joined = p->join - p->window_len;
+    }
+    return s->joined;
+}
+
+/* The `tail` bytes before a stream packet's new bytes and the first `head`
+ * of them, as one buffer: the boundary alone, without joining the rest. */
+static const uint8_t *stream_edge(const struct engine_packet *p, struct engine_scratch *s,
+                                  uint32_t tail, uint32_t head)
+{
+    if (s->joined != NULL)
+        return s->joined + p->window_len - tail;
+    if (p->payload != p->join)
+        memcpy(p->join, p->payload, head);
+    memcpy(p->join - tail, p->window + p->window_len - tail, tail);
+    return p->join - tail;
+}
+
 /* Candidates: the rules whose fast pattern occurs, plus address-indexed
  * ones. In a stream the new bytes are scanned on their own, so that
  * offset/depth pruning in the databases counts from where the packet's data
  * starts, as the verifier does. Then what precedes them: fast patterns that
  * cross the boundary, and those wholly in the window, whose rule may
  * complete only now. The flow's carry names the latter, so only the
- * boundary is scanned again; without a complete carry, the whole window. */
+ * boundary is scanned again (joined from its two pieces alone); without a
+ * complete carry, the whole window. */
 static void payload_candidates(const struct engine *e, const struct egroup *g,
                                struct engine_scratch *s, const struct engine_packet *p)
 {
     const struct eprefilter *pf = class_of(e, g, p);
-    uint32_t base = p->stream ? p->stream_base : 0, hits = s->n_cand;
-    scan_databases(pf, s, p, p->payload + base, p->payload_len - base);
-    if (base > 0 && e->max_fp_len > 0) {
-        uint32_t tail = e->max_fp_len - 1, from = 0;
-        uint32_t to = (uint64_t)base + tail < p->payload_len ? base + tail : p->payload_len;
-        if (p->carry != NULL && p->carry->complete && base > tail)
-            from = base - tail;
-        if (to > from)
-            scan_databases(pf, s, p, p->payload + from, to - from);
+    uint32_t hits = s->n_cand, wl = p->stream ? p->window_len : 0;
+    scan_databases(pf, s, p, p->payload, p->payload_len);
+    if (wl > 0 && e->max_fp_len > 0) {
+        uint32_t tail = e->max_fp_len - 1;
+        uint32_t head = p->payload_len < tail ? p->payload_len : tail;
+        if (p->carry != NULL && p->carry->complete && wl > tail)
+            scan_databases(pf, s, p, stream_edge(p, s, tail, head), tail + head);
+        else
+            scan_databases(pf, s, p, engine_stream_bytes(p, s), wl + head);
     }
     if (p->stream && p->carry != NULL)
         carry_update(p->carry, s, p, hits);
@@ -235,6 +262,7 @@ static void prefilter(const struct engine *e, const struct egroup *g, struct eng
 {
     s->n_cand = 0;
     s->e = e;
+    s->joined = NULL;
     s->dst_port = p->dst_port;
     index_candidates(g, s, p);
     if (p->payload != NULL && p->payload_len > 0)

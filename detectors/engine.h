@@ -86,16 +86,22 @@ struct engine_packet {
     uint8_t icmp_type, icmp_code;
     const uint8_t *payload;      /* the bytes contents and pcre are matched against */
     uint32_t payload_len;
-    /* TCP stream inspection: payload is [window | new in-order bytes] of the
-     * flow direction (dataplane/stream.h), the new bytes from stream_base on.
-     * Absolute positions (offset, depth, startswith, byte_* and isdataat
-     * without relative, anchored pcre) count from stream_base, as they would
-     * in the packet; floating contents and relative chains may reach back
-     * into the window, which is how a match across segments is found. A rule
-     * matches only if its match ends in the new bytes, so data already
-     * inspected never alerts twice. dsize is the packet's own payload size. */
+    /* TCP stream inspection: payload is the new in-order bytes of the flow
+     * direction, and `window` the window_len bytes that came just before
+     * them (dataplane/stream.h), held apart: the engine joins the two, at
+     * join - window_len, only when a rule has to see them as one buffer.
+     * `join` has window_len bytes of room before it and payload_len bytes
+     * from it (it may be payload itself). Absolute positions (offset,
+     * depth, startswith, byte_* and isdataat without relative, anchored
+     * pcre) count from the new bytes, as they would in the packet; floating
+     * contents and relative chains may reach back into the window, which is
+     * how a match across segments is found. A rule matches only if its
+     * match ends in the new bytes, so data already inspected never alerts
+     * twice. dsize is the packet's own payload size. */
     bool stream;
-    uint32_t stream_base;
+    const uint8_t *window;
+    uint32_t window_len;
+    uint8_t *join;
     uint32_t dsize;              /* read only when stream */
     struct engine_carry *carry;  /* stream only: the direction's carry; NULL: the whole
                                     window is scanned again for every packet */

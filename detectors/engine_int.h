@@ -115,6 +115,7 @@ struct engine_scratch {
     hs_scratch_t *hs;
     const struct engine *e;     /* of the scan in progress: for the port check of hits */
     uint16_t dst_port;
+    const uint8_t *joined;      /* a stream packet's [window | new], once joined in this scan */
     pcre2_match_data *md;
     pcre2_jit_stack *jit;       /* ENGINE_JIT_STACK_MAX, this worker's */
     pcre2_match_context *mc[2]; /* limited (engine's limits), unlimited (pcre 'O'); with jit */
@@ -125,6 +126,11 @@ struct engine_scratch {
 
 /* The transport group of an IP protocol number. */
 int engine_group_of(uint8_t ip_proto);
+
+/* A stream packet's [window | new] as one buffer of window_len +
+ * payload_len bytes (the payload itself when there is no window), joined
+ * at most once per scan (engine.h: join). */
+const uint8_t *engine_stream_bytes(const struct engine_packet *p, struct engine_scratch *s);
 
 /* The whole rule against the packet (not its flowbit side effects). */
 bool engine_verify(const struct engine *e, const struct erule *er,

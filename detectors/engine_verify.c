@@ -155,7 +155,7 @@ struct insp {
     const struct erule *er;
     const uint8_t *buf;
     int64_t len;
-    int64_t base;               /* where absolute positions count from (stream_base) */
+    int64_t base;               /* where absolute positions count from (window_len) */
     int64_t end;                /* furthest end of a positive match so far */
     bool need_new;              /* stream: the match must end past base */
     struct engine_scratch *s;
@@ -490,7 +490,9 @@ bool engine_verify(const struct engine *e, const struct erule *er,
         .len = p->payload ? p->payload_len : 0, .s = s, .budget = ENGINE_INSPECT_LIMIT,
     };
     if (p->stream && p->payload) {
-        x.base = p->stream_base;
+        x.buf = engine_stream_bytes(p, s);
+        x.len = p->window_len + p->payload_len;
+        x.base = p->window_len;
         x.need_new = er->positive;
     }
     return inspect(&x, 0, x.base) == YES;

@@ -123,17 +123,34 @@ static struct engine_packet tcp_str(struct fx *f, const char *payload)
 
 static const char *HTTP = "GET /index.html HTTP/1.1\r\nHost: example.com\r\n\r\n";
 
+/* Room to join a stream packet's window and new bytes in (engine.h: join). */
+static uint8_t join_room[2 * 4096];
+
+/* A stream packet as dataplane/stream.c hands it over: the window and the
+ * new bytes apart, `join` in the middle of join_room. */
+static struct engine_packet stream_pkt(struct fx *f, const void *window, uint32_t wl,
+                                       const void *new_bytes, uint32_t nl)
+{
+    struct engine_packet p = tcp_str(f, "");
+    p.payload = new_bytes, p.payload_len = nl;
+    p.window = window, p.window_len = wl;
+    p.join = join_room + 4096;
+    p.stream = true, p.dsize = nl;
+    return p;
+}
+
 /* A stream inspection: [window | new] with the new bytes after `window`. */
 static bool stream_hit(struct fx *f, const char *window, const char *new_bytes, uint32_t sid)
 {
-    static char buf[4096];
-    uint32_t wl = (uint32_t)strlen(window), nl = (uint32_t)strlen(new_bytes);
-    memcpy(buf, window, wl);
-    memcpy(buf + wl, new_bytes, nl);
-    struct engine_packet p = tcp_str(f, "");
-    p.payload = (const uint8_t *)buf, p.payload_len = wl + nl;
-    p.stream = true, p.stream_base = wl, p.dsize = nl;
+    uint32_t nl = (uint32_t)strlen(new_bytes);
+    struct engine_packet p = stream_pkt(f, window, (uint32_t)strlen(window), new_bytes, nl);
     struct hits h = scan(f, &p);
+    /* the same with the new bytes already at `join` (merged from held
+     * segments, as the stream hands them over then) */
+    memcpy(join_room + 4096, new_bytes, nl);
+    p.payload = join_room + 4096;
+    struct hits in_place = scan(f, &p);
+    CU_ASSERT_EQUAL(has(&h, sid), has(&in_place, sid));
     return has(&h, sid);
 }
 
@@ -969,14 +986,12 @@ struct stream_feed {
 static struct hits stream_next(struct fx *f, struct stream_feed *sf, const char *new_bytes)
 {
     uint32_t nl = (uint32_t)strlen(new_bytes);
-    memcpy(sf->buf + sf->window, new_bytes, nl);
-    struct engine_packet p = tcp_str(f, "");
-    p.payload = (const uint8_t *)sf->buf, p.payload_len = sf->window + nl;
-    p.stream = true, p.stream_base = sf->window, p.dsize = nl;
+    struct engine_packet p = stream_pkt(f, sf->buf, sf->window, new_bytes, nl);
     p.carry = sf->use_carry ? &sf->carry : NULL;
     struct hits h = scan(f, &p);
-    uint32_t keep = p.payload_len < 512 ? p.payload_len : 512;
-    memmove(sf->buf, sf->buf + p.payload_len - keep, keep);
+    memcpy(sf->buf + sf->window, new_bytes, nl);
+    uint32_t total = sf->window + nl, keep = total < 512 ? total : 512;
+    memmove(sf->buf, sf->buf + total - keep, keep);
     sf->window = keep;
     return h;
 }

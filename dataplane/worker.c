@@ -645,6 +645,19 @@ void worker_advance(struct worker *w, uint64_t clock_ns)
     worker_commit_records(w);
 }
 
+/* The payload the engine will scan, but for the first line, which the
+ * decoder touched: its lines arrive while the packets before it are
+ * matched, where the scan would otherwise wait on each in turn. At most
+ * PREFETCH_PAYLOAD_MAX bytes: a full-size frame's. */
+#define PREFETCH_PAYLOAD_MAX 1536u
+static inline void prefetch_payload(const struct packet *p, const struct decoded_packet *d)
+{
+    uint32_t len = d->payload_len < PREFETCH_PAYLOAD_MAX ? d->payload_len : PREFETCH_PAYLOAD_MAX;
+    const uint8_t *at = p->data + d->payload_offset;
+    for (uint32_t off = 64; off < len; off += 64)
+        rte_prefetch0(at + off);
+}
+
 /* The flow pass of a burst, each packet inspected by the detectors after
  * its flow update. Inlined twice: untimed, and timed per stage (`timed` is
  * a constant in each copy, so the untimed one carries no timing at all). */
@@ -660,6 +673,8 @@ worker_flow_loop(struct worker *w, const struct packet *pkts, const struct decod
             const struct decoded_packet *ahead = &decoded[i + PREFETCH_AHEAD];
             if (has_flow(ahead))
                 flow_table_prefetch_flow(w->flows, hashes[i + PREFETCH_AHEAD]);
+            if (w->engine)
+                prefetch_payload(&pkts[i + PREFETCH_AHEAD], ahead);
             /* The destination's statistics lines: a miss per row on
              * traffic to many hosts, behind the flow lookup's own. */
             if (w->anomaly && (ahead->flags & DECODED_IP))

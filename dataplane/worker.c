@@ -495,6 +495,10 @@ static void worker_start_stream(struct worker *w, struct flow *f, const struct d
                    NULL, NULL);
 }
 
+/* Every field set by hand: an initializer would clear the whole struct
+ * (rep stos, about 200 bytes with the match context) on every packet,
+ * which cost more than all the rest of setting it up. A field added to
+ * struct engine_packet must be set here. */
 static void engine_packet_from(struct engine_packet *ep, const struct decoded_packet *d,
                                const struct packet *p)
 {
@@ -510,6 +514,16 @@ static void engine_packet_from(struct engine_packet *ep, const struct decoded_pa
     ep->icmp_code = d->icmp_code;
     ep->payload = d->payload_len ? p->data + d->payload_offset : NULL;
     ep->payload_len = d->payload_len;
+    ep->stream = false;
+    ep->window = NULL;
+    ep->window_len = 0;
+    ep->join = NULL;
+    ep->dsize = 0;
+    ep->carry = NULL;
+    ep->to_server = false;
+    ep->established = false;
+    ep->flowbits = NULL;
+    ep->ip_only_done = false;
 }
 
 /* Suricata's flow:established. TCP: the handshake was seen (or, with
@@ -534,8 +548,10 @@ static bool flow_established(const struct worker *w, const struct flow *f)
 static void worker_match(struct worker *w, const struct packet *p,
                          const struct decoded_packet *d, struct flow *f, unsigned side)
 {
-    struct match_ctx m = { .w = w, .d = d, .f = f, .ts_ns = p->ts_ns };
+    struct match_ctx m;             /* set field by field: see engine_packet_from() */
 
+    m.w = w, m.d = d, m.f = f, m.ts_ns = p->ts_ns;
+    m.scanned = false, m.tls = NULL, m.dir = 0;
     engine_packet_from(&m.ep, d, p);
     if (f == NULL) {
         worker_scan(&m);

@@ -661,17 +661,20 @@ void worker_advance(struct worker *w, uint64_t clock_ns)
     worker_commit_records(w);
 }
 
-/* The payload the engine will scan, but for the first line, which the
- * decoder touched: its lines arrive while the packets before it are
- * matched, where the scan would otherwise wait on each in turn. At most
- * PREFETCH_PAYLOAD_MAX bytes: a full-size frame's. */
+/* The payload the engine will scan: its lines arrive while the packets
+ * before it are matched, where the scan (or the TLS tracker's first look)
+ * would otherwise wait on each in turn. From its first byte, which after
+ * TCP options lies past the line the decoder fetched; at most
+ * PREFETCH_PAYLOAD_MAX bytes, a full-size frame's. */
 #define PREFETCH_PAYLOAD_MAX 1536u
 static inline void prefetch_payload(const struct packet *p, const struct decoded_packet *d)
 {
     uint32_t len = d->payload_len < PREFETCH_PAYLOAD_MAX ? d->payload_len : PREFETCH_PAYLOAD_MAX;
     const uint8_t *at = p->data + d->payload_offset;
-    for (uint32_t off = 64; off < len; off += 64)
+    for (uint32_t off = 0; off < len; off += 64)
         rte_prefetch0(at + off);
+    if (len > 0)
+        rte_prefetch0(at + len - 1);     /* the last line, when `at` is not line-aligned */
 }
 
 /* The flow pass of a burst, each packet inspected by the detectors after

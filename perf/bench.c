@@ -83,7 +83,9 @@ static void usage(FILE *out)
 "  mbufs to packets and rte_pktmbuf_free_bulk (rx_burst_mean: packets per\n"
 "  non-empty burst). With -S or -A the replay runs twice, without and with\n"
 "  them: detect = the difference of the totals, total_without_detect = the\n"
-"  first. Also rx, rate_target_pps (0 = max), rate_target_gbps, drops {\n"
+"  first. Direct replay: loops {min, median, max, n}: single loops' total\n"
+"  cycles per packet, for comparing builds on a busy machine. Also rx,\n"
+"  rate_target_pps (0 = max), rate_target_gbps, drops {\n"
 "  rx_ring_full, rx_missed, records_dropped, alerts_dropped, flows_evicted},\n"
 "  memory {max_rss_bytes, hugepages_bytes (the EAL heap when on hugepages),\n"
 "  eal_heap_bytes, eal_allocated_bytes, flow_table_bytes, bytes_per_flow (of\n"
@@ -220,8 +222,36 @@ static int parse_options(struct bench_options *o, int argc, char **argv)
 
 /* ---- one pass -------------------------------------------------------------- */
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The single loops' cycles per packet: on a shared machine the fastest
+ * loops are the ones nothing else ran beside, so comparisons between
+ * builds can rest on them (and on the median) rather than on the whole
+ * run's mean. */
+static void collect_loops(const struct bench_options *o, const struct lane *lanes,
+                          struct pass_result *r)
+{
+    double *v = calloc((size_t)o->workers * o->loops, sizeof(double));
+    unsigned n = 0;
+    for (unsigned i = 0; v != NULL && i < o->workers; i++)
+        for (unsigned l = 0; lanes[i].loop_cycles != NULL && lanes[i].n > 0 && l < o->loops; l++)
+            v[n++] = (double)lanes[i].loop_cycles[l] / (double)lanes[i].n;
+    if (n > 0) {
+        qsort(v, n, sizeof(double), cmp_double);
+        r->loop_min = v[0], r->loop_max = v[n - 1];
+        r->loop_median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+        r->n_loops = n;
+    }
+    free(v);
+}
+
 static void collect(const struct bench_options *o, struct lane *lanes, struct pass_result *r)
 {
+    collect_loops(o, lanes, r);
     for (unsigned i = 0; i < o->workers; i++) {
         const struct flow_table *ft = worker_flow_table(lanes[i].worker);
         struct worker_stage_timing st;
@@ -344,6 +374,13 @@ static int run_pass(const struct bench_options *o, struct lane *lanes, const str
     }
     if (create_workers(o, lanes, shared, ae) < 0)
         return -1;
+    for (unsigned i = 0; !o->rx_ring && i < o->workers; i++) {
+        free(lanes[i].loop_cycles);
+        if ((lanes[i].loop_cycles = calloc(o->loops, sizeof(uint64_t))) == NULL) {
+            fprintf(stderr, "mamori-bench: out of memory\n");
+            return -1;
+        }
+    }
     if (o->rx_ring && (feeder = bench_feeder_create(lanes, o->workers, rate_pps)) == NULL) {
         fprintf(stderr, "mamori-bench: feeder: out of memory\n");
         return -1;
@@ -425,6 +462,7 @@ static void free_lanes(struct lane *lanes, unsigned n)
     for (unsigned i = 0; i < n; i++) {
         free(lanes[i].mbufs);
         free(lanes[i].ts);
+        free(lanes[i].loop_cycles);
     }
     free(lanes);
 }

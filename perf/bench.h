@@ -54,6 +54,7 @@ struct lane {
     alignas(RTE_CACHE_LINE_SIZE) uint64_t cycles_rx, cycles_decode, cycles_flow;
     uint64_t cycles_total, cycles_idle;
     uint64_t packets, bytes, bursts;
+    uint64_t *loop_cycles;         /* direct: each loop's cycles, idle taken off (`loops`) */
     bool done;
     alignas(RTE_CACHE_LINE_SIZE) bool fed; /* --rx ring: the feeder has enqueued everything */
 };
@@ -76,6 +77,10 @@ struct pass_result {
     uint64_t rx_ring_full, rx_missed;
     uint64_t anomaly_alerts, by_detector[ANOMALY_DETECTOR_COUNT];
     double seconds;
+    /* direct replay: cycles per packet of single loops (each lane's), the
+     * fastest, median and slowest; n_loops 0 when not measured (ring) */
+    double loop_min, loop_median, loop_max;
+    unsigned n_loops;
 };
 
 /* bench_load.c: register the mbuf field that numbers a lane's packets,

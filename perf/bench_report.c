@@ -33,6 +33,11 @@ static json_t *stage_report(const struct pass_result *r, const struct pass_resul
                             "statistics_main", per(r->statistics_main_cycles, r->pkts),
                             "export", per(r->export_cycles, r->pkts),
                             "total", per(r->total, r->pkts), "idle", per(r->idle, r->pkts));
+    if (r->n_loops > 0)
+        json_object_set_new(cpp, "loops", json_pack("{s:f, s:f, s:f, s:i}", "min", r->loop_min,
+                                                      "median", r->loop_median,
+                                                      "max", r->loop_max,
+                                                      "n", (int)r->n_loops));
     if (base != NULL) {
         json_object_set_new(cpp, "detect", json_real(per(r->total, r->pkts) -
                                                      per(base->total, base->pkts)));

@@ -107,6 +107,7 @@ int bench_replay_direct(void *arg)
 
     for (unsigned loop = 0; loop < lane->loops; loop++) {
         uint64_t shift = lane->loop_ns * loop;
+        uint64_t loop_start = rte_rdtsc(), idle_before = lane->cycles_idle;
         for (uint64_t i = 0; i < lane->n; i += WORKER_BURST) {
             unsigned n = (unsigned)RTE_MIN((uint64_t)WORKER_BURST, lane->n - i);
             uint64_t t0 = rte_rdtsc();
@@ -121,6 +122,8 @@ int bench_replay_direct(void *arg)
             }
             run_burst(lane, pkts, n, t0);
         }
+        if (lane->loop_cycles != NULL)
+            lane->loop_cycles[loop] = rte_rdtsc() - loop_start - (lane->cycles_idle - idle_before);
     }
     lane->bytes = bytes;
     lane_finish(lane, start);

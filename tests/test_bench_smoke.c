@@ -78,6 +78,13 @@ static void test_synthetic(void)
     CU_ASSERT_EQUAL(get_int(r, "input", "flows"), 1000);
     CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(r, "rx")), "direct");
     CU_ASSERT_EQUAL(json_number_value(json_object_get(r, "rate_target_pps")), 0);
+    /* each loop timed on its own: min <= median <= max, one per loop */
+    json_t *loops = json_object_get(json_object_get(r, "cycles_per_packet"), "loops");
+    CU_ASSERT_EQUAL(get_int(loops, NULL, "n"), 2);
+    double lo = json_number_value(json_object_get(loops, "min"));
+    double mid = json_number_value(json_object_get(loops, "median"));
+    double hi = json_number_value(json_object_get(loops, "max"));
+    CU_ASSERT(lo > 0 && lo <= mid && mid <= hi);
     json_decref(r);
 }
 
@@ -98,6 +105,7 @@ static void test_ring(void)
     json_t *r = run_bench(SMALL "-f 1000 -n 10000 -L 3 --rx ring");
     check_report(r, 30000);
     CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(r, "rx")), "ring");
+    CU_ASSERT_PTR_NULL(json_object_get(json_object_get(r, "cycles_per_packet"), "loops"));
     CU_ASSERT_EQUAL(get_int(r, "drops", "rx_ring_full"), 0);
     CU_ASSERT_EQUAL(get_int(r, "flows", "created"), 1000);
     json_decref(r);

@@ -1197,6 +1197,34 @@ static void test_address_classes(void)
     CU_ASSERT_EQUAL(engine_stats(f.e)->databases, 5);
     fx_free(&f);
 
+    /* an IPv6 $HOME_NET: classes follow it; IPv6 rule addresses are placed
+     * in every class they might reach */
+    memset(&f, 0, sizeof(f));
+    char err6[256];
+    struct rule_vars *vars6 = rule_vars_new();
+    CU_ASSERT_EQUAL_FATAL(rule_vars_set(vars6, RULE_VAR_ADDRESS, "HOME_NET",
+                                        "[10.0.0.0/8,2001:db8::/32]", err6, sizeof(err6)), 0);
+    ruleset_init(&f.rs);
+    CU_ASSERT_EQUAL(ruleset_load_string(&f.rs, "t.rules",
+                    "alert tcp $EXTERNAL_NET any -> $HOME_NET any (content:\"in6\"; sid:1;)\n"
+                    "alert tcp $HOME_NET any -> $EXTERNAL_NET any (content:\"out6\"; sid:2;)\n",
+                    vars6, NULL, err6, sizeof(err6)), 0);
+    f.e = engine_build(&f.rs, err6, sizeof(err6));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f.e);
+    f.s = engine_scratch_alloc(f.e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f.s);
+    CU_ASSERT_TRUE(f.e->split);
+    struct engine_packet in6 = pkt(&f, 6, "2001:db9::1", 1234, "2001:db8::1", 80, "in6 out6", 8);
+    h = scan(&f, &in6);
+    CU_ASSERT_TRUE(has(&h, 1) && h.n == 1);
+    struct engine_packet out6 = pkt(&f, 6, "2001:db8::1", 80, "2001:db9::1", 1234, "in6 out6", 8);
+    h = scan(&f, &out6);
+    CU_ASSERT_TRUE(has(&h, 2) && h.n == 1);
+    engine_scratch_free(f.s);
+    engine_free(f.e);
+    ruleset_free(&f.rs);
+    rule_vars_free(vars6);
+
     /* $HOME_NET any: one class, every rule in it */
     memset(&f, 0, sizeof(f));
     char err[256];

@@ -12,7 +12,7 @@
  *   scratch      `window` bytes of room, then where new bytes merged from
  *                held segments are assembled (STREAM_MAX_SEGMENT + the most
  *                one direction can hold); the callback may join the window
- *                in front of them (stream_span_join)
+ *                in front of them (struct stream_span: join)
  *
  * Descriptors and chunks are index-linked (0 = none), as there are at most
  * as many held segments as chunks. */

@@ -89,6 +89,11 @@ static void index_hits(const struct aindex *ix, uint32_t x, struct engine_scratc
 {
     if (ix->m == 0 || x < ix->bound[0])
         return;
+    if (ix->map != NULL) {
+        uint32_t block = x >> ix->map_shift;
+        if (!(ix->map[block / 64] >> (block % 64) & 1))
+            return;
+    }
     /* The last k with bound[k] <= x lies in [first, first + n). */
     uint32_t first = 0, n = ix->m;
     if (ix->slot != NULL) {

@@ -722,9 +722,29 @@ static int fill_slots(struct aindex *ix, unsigned key_bits)
     return 0;
 }
 
+/* The map of an index keyed by key_bits-bit values: the block of every key
+ * in an interval with rules is set. Intervals are disjoint, so the work is
+ * bounded by the intervals plus the blocks. */
+static int fill_map(struct aindex *ix, unsigned key_bits)
+{
+    uint32_t words = (1u << AINDEX_MAP_BITS) / 64;
+    if ((ix->map = calloc(words, sizeof(uint64_t))) == NULL)
+        return -1;
+    ix->map_shift = (uint8_t)(key_bits - AINDEX_MAP_BITS);
+    uint64_t key_max = (1ull << key_bits) - 1;
+    for (uint32_t k = 0; k < ix->m; k++) {
+        if (ix->off[k + 1] == ix->off[k])
+            continue;
+        uint64_t last = k + 1 < ix->m ? (uint64_t)ix->bound[k + 1] - 1 : key_max;
+        for (uint64_t b = ix->bound[k] >> ix->map_shift; b <= last >> ix->map_shift; b++)
+            ix->map[b / 64] |= 1ull << (b % 64);
+    }
+    return 0;
+}
+
 static void aindex_free(struct aindex *ix)
 {
-    free(ix->bound), free(ix->off), free(ix->ids), free(ix->slot);
+    free(ix->bound), free(ix->off), free(ix->ids), free(ix->slot), free(ix->map);
     memset(ix, 0, sizeof(*ix));
 }
 
@@ -750,8 +770,11 @@ static int build_index(struct engine *e, struct aindex *ix, const struct u32vec 
             b.v[m++] = b.v[i];
     ix->m = m, ix->bound = b.v;
     int rc = fill_index(e, ix, rules, key);
+    unsigned key_bits = key == IK_DPORT ? 16 : 32;
     if (rc == 0 && m >= AINDEX_SLOT_MIN)
-        rc = fill_slots(ix, key == IK_DPORT ? 16 : 32);
+        rc = fill_slots(ix, key_bits);
+    if (rc == 0 && m >= AINDEX_SLOT_MIN)
+        rc = fill_map(ix, key_bits);
     if (rc != 0)
         aindex_free(ix);
     return rc;

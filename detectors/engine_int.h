@@ -40,16 +40,27 @@ struct erule {
  * mispredicted branches and cache misses per index. So a larger index also
  * has a slot table: the key's top AINDEX_SLOT_BITS bits name a slot, which
  * holds the interval its first key falls in; the search then runs only
- * between two neighbouring slots' intervals, without branches. */
+ * between two neighbouring slots' intervals, without branches.
+ *
+ * Most packets' addresses are in no list (ET Open on the nDPI mix: all but
+ * 10 of 94k), yet the search reads three lines (slot, bounds, offsets) to
+ * say so. A larger index therefore also has a map, a bit per block of keys
+ * sharing their top AINDEX_MAP_BITS bits, set when some key of the block
+ * has rules: 8 KiB that stay in cache and turn most lookups away at once
+ * (ET Open's source index: 4,556 of 65,536 blocks set, and 13% of the mix's
+ * TCP packets get past the map). */
 #define AINDEX_SLOT_BITS 12
-#define AINDEX_SLOT_MIN  64     /* intervals from which an index gets slots */
+#define AINDEX_MAP_BITS  16
+#define AINDEX_SLOT_MIN  64     /* intervals from which an index gets slots and a map */
 struct aindex {
     uint32_t m;
     uint32_t *bound;            /* m ascending interval starts */
     uint32_t *off;              /* m + 1 offsets into ids */
     uint32_t *ids;              /* erule indexes */
     uint32_t *slot;             /* (1 << AINDEX_SLOT_BITS) + 1 interval numbers, or NULL */
+    uint64_t *map;              /* 1 << AINDEX_MAP_BITS bits, or NULL (with slot) */
     uint8_t shift;              /* key >> shift = slot: key bits - AINDEX_SLOT_BITS */
+    uint8_t map_shift;          /* key >> map_shift = block: key bits - AINDEX_MAP_BITS */
 };
 
 /* The longest literal a rule gives Hyperscan: a longer fast pattern is

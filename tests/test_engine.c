@@ -1101,12 +1101,27 @@ static void test_index_slots(void)
         w += sprintf(w, "alert tcp any any -> any %u:%u (flags:S; sid:%u;)\n",
                      300 * k + 1, 300 * k + 7, 1000 + k);
     }
+    w += sprintf(w, "alert ip 172.30.0.0/15 any -> any any (sid:99;)\n");   /* two map blocks */
     struct fx f;
     fx_build(&f, "t.rules", text);
     free(text);
     const struct egroup *tcp = &f.e->g[EG_TCP];
     CU_ASSERT_PTR_NOT_NULL(tcp->ix[0].slot);
     CU_ASSERT_PTR_NOT_NULL(tcp->dport.slot);
+    /* the map: a bit for each block holding a listed address, no more */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tcp->ix[0].map);
+    uint32_t blocks = 0;
+    for (uint32_t i = 0; i < (1u << AINDEX_MAP_BITS) / 64; i++)
+        blocks += (uint32_t)__builtin_popcountll(tcp->ix[0].map[i]);
+    CU_ASSERT_EQUAL(blocks, N + (1u << (AINDEX_MAP_BITS - 15)));      /* + the /15's */
+    static const char *const wide[] = { "172.29.255.255", "172.30.0.0", "172.31.255.255",
+                                        "172.32.0.0" };
+    for (size_t i = 0; i < sizeof(wide) / sizeof(wide[0]); i++) {
+        struct engine_packet p = pkt(&f, 17, wide[i], 1, "192.168.0.1", 2, NULL, 0);
+        p.ip_only_done = false;
+        struct hits h = scan(&f, &p);
+        CU_ASSERT_EQUAL(has(&h, 99), i == 1 || i == 2);
+    }
 
     static const int32_t deltas[] = { -1, 0, 1, 15, 16, 17 };
     for (uint32_t k = 0; k < N; k++) {

@@ -87,13 +87,11 @@ static void push(struct engine_scratch *s, const uint32_t *ids, uint32_t n)
 /* The always-evaluated rules indexed under key x. */
 static void index_hits(const struct aindex *ix, uint32_t x, struct engine_scratch *s)
 {
-    if (ix->m == 0 || x < ix->bound[0])
+    if (ix->m == 0)
         return;
-    if (ix->map != NULL) {
-        uint32_t block = x >> ix->map_shift;
-        if (!(ix->map[block / 64] >> (block % 64) & 1))
-            return;
-    }
+    uint32_t block = x >> ix->map_shift;
+    if (!(ix->map[block / 64] >> (block % 64) & 1) || x < ix->bound[0])
+        return;
     /* The last k with bound[k] <= x lies in [first, first + n). */
     uint32_t first = 0, n = ix->m;
     if (ix->slot != NULL) {

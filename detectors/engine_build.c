@@ -773,7 +773,7 @@ static int build_index(struct engine *e, struct aindex *ix, const struct u32vec 
     unsigned key_bits = key == IK_DPORT ? 16 : 32;
     if (rc == 0 && m >= AINDEX_SLOT_MIN)
         rc = fill_slots(ix, key_bits);
-    if (rc == 0 && m >= AINDEX_SLOT_MIN)
+    if (rc == 0)
         rc = fill_map(ix, key_bits);
     if (rc != 0)
         aindex_free(ix);

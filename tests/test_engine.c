@@ -1108,6 +1108,7 @@ static void test_index_slots(void)
     const struct egroup *tcp = &f.e->g[EG_TCP];
     CU_ASSERT_PTR_NOT_NULL(tcp->ix[0].slot);
     CU_ASSERT_PTR_NOT_NULL(tcp->dport.slot);
+    CU_ASSERT_PTR_NOT_NULL(tcp->dport.map);
     /* the map: a bit for each block holding a listed address, no more */
     CU_ASSERT_PTR_NOT_NULL_FATAL(tcp->ix[0].map);
     uint32_t blocks = 0;

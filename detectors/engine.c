@@ -30,7 +30,8 @@ struct engine_scratch *engine_scratch_alloc(const struct engine *e)
     for (int g = 0; ok && g < EG_COUNT; g++)
         for (int c = 0; ok && c < ENGINE_ADDR_CLASSES; c++)
             ok = scratch_for(e->g[g].pf[c].any, &s->hs) == HS_SUCCESS &&
-                 scratch_for(e->g[g].pf[c].all, &s->hs) == HS_SUCCESS;
+                 scratch_for(e->g[g].pf[c].all, &s->hs) == HS_SUCCESS &&
+                 scratch_for(e->g[g].pf[c].edge, &s->hs) == HS_SUCCESS;
     if (!ok) {
         engine_scratch_free(s);
         return NULL;
@@ -240,8 +241,9 @@ static const uint8_t *stream_edge(const struct engine_packet *p, struct engine_s
  * starts, as the verifier does. Then what precedes them: fast patterns that
  * cross the boundary, and those wholly in the window, whose rule may
  * complete only now. The flow's carry names the latter, so only the
- * boundary is scanned again (joined from its two pieces alone); without a
- * complete carry, the whole window. */
+ * boundary is scanned again (joined from its two pieces alone), with the
+ * class's edge database when it has one (engine_int.h). Without a complete
+ * carry, the whole window. */
 static void payload_candidates(const struct engine *e, const struct egroup *g,
                                struct engine_scratch *s, const struct engine_packet *p)
 {
@@ -251,10 +253,15 @@ static void payload_candidates(const struct engine *e, const struct egroup *g,
     if (wl > 0 && e->max_fp_len > 0) {
         uint32_t tail = e->max_fp_len - 1;
         uint32_t head = p->payload_len < tail ? p->payload_len : tail;
-        if (p->carry != NULL && p->carry->complete && wl > tail)
-            scan_databases(pf, s, p, stream_edge(p, s, tail, head), tail + head);
-        else
+        if (p->carry != NULL && p->carry->complete && wl > tail) {
+            const uint8_t *edge = stream_edge(p, s, tail, head);
+            if (pf->edge != NULL)
+                hs_scan(pf->edge, (const char *)edge, tail + head, 0, s->hs, on_hs, s);
+            else
+                scan_databases(pf, s, p, edge, tail + head);
+        } else {
             scan_databases(pf, s, p, engine_stream_bytes(p, s), wl + head);
+        }
     }
     if (p->stream && p->carry != NULL)
         carry_update(p->carry, s, p, hits);

@@ -410,7 +410,45 @@ static bool place_rule(struct engine *e, struct gbuild *b, uint32_t idx)
 
 /* ---- Hyperscan ------------------------------------------------------------ */
 
-/* "\xNN" per byte of the fast pattern's literal (fp_literal), with its flags
+/* The offsets the literal [off, off + len) of content c may end at, as
+ * Hyperscan's extended parameters; x->flags 0 when it may end anywhere. */
+static void fp_bounds(const struct rule_content *c, uint32_t off, uint32_t len,
+                      hs_expr_ext_t *x)
+{
+    memset(x, 0, sizeof(*x));
+    bool rel = c->flags & (RULE_CONTENT_DISTANCE | RULE_CONTENT_WITHIN);
+    bool vars = c->offset.var >= 0 || c->depth.var >= 0;
+    if (!rel && !vars) {
+        bool has_off = (c->flags & RULE_CONTENT_OFFSET) && c->offset.value > 0;
+        uint64_t o = has_off ? (uint64_t)c->offset.value : 0;
+        uint64_t tail = c->len - off - len;
+        if (o > 0) {
+            x->flags |= HS_EXT_FLAG_MIN_OFFSET;
+            x->min_offset = o + off + len;
+        }
+        if (c->flags & RULE_CONTENT_DEPTH) {
+            x->flags |= HS_EXT_FLAG_MAX_OFFSET;
+            x->max_offset = o + (uint64_t)c->depth.value - tail;
+        } else if (c->flags & RULE_CONTENT_STARTSWITH) {
+            x->flags |= HS_EXT_FLAG_MAX_OFFSET;
+            x->max_offset = off + len;
+        }
+    }
+}
+
+/* Can the rule's fast pattern end anywhere in a buffer? Only such a pattern
+ * can cross a stream packet's boundary: a bounded one lies within the new
+ * bytes, from whose start its offsets count. */
+static bool fp_floating(const struct rule *r)
+{
+    const struct rule_content *c = fast_content(r);
+    uint32_t off, len = fp_literal(c, &off);
+    hs_expr_ext_t x;
+    fp_bounds(c, off, len, &x);
+    return x.flags == 0;
+}
+
+/* "\\xNN" per byte of the fast pattern's literal (fp_literal), with its flags
  * and the offsets the literal may end at. */
 static bool add_pattern(struct hs_job *j, const struct rule *r, uint32_t id)
 {
@@ -422,25 +460,8 @@ static bool add_pattern(struct hs_job *j, const struct rule *r, uint32_t id)
     for (uint32_t i = 0; i < len; i++)
         snprintf(s + 4 * i, 5, "\\x%02x", c->bytes[off + i]);
     unsigned flags = HS_FLAG_SINGLEMATCH | ((c->flags & RULE_CONTENT_NOCASE) ? HS_FLAG_CASELESS : 0);
-    hs_expr_ext_t x = { 0 };
-    bool rel = c->flags & (RULE_CONTENT_DISTANCE | RULE_CONTENT_WITHIN);
-    bool vars = c->offset.var >= 0 || c->depth.var >= 0;
-    if (!rel && !vars) {
-        bool has_off = (c->flags & RULE_CONTENT_OFFSET) && c->offset.value > 0;
-        uint64_t o = has_off ? (uint64_t)c->offset.value : 0;
-        uint64_t tail = c->len - off - len;
-        if (o > 0) {
-            x.flags |= HS_EXT_FLAG_MIN_OFFSET;
-            x.min_offset = o + off + len;
-        }
-        if (c->flags & RULE_CONTENT_DEPTH) {
-            x.flags |= HS_EXT_FLAG_MAX_OFFSET;
-            x.max_offset = o + (uint64_t)c->depth.value - tail;
-        } else if (c->flags & RULE_CONTENT_STARTSWITH) {
-            x.flags |= HS_EXT_FLAG_MAX_OFFSET;
-            x.max_offset = off + len;
-        }
-    }
+    hs_expr_ext_t x;
+    fp_bounds(c, off, len, &x);
     hs_job_add(j, s, flags, id, x.flags ? &x : NULL);
     return true;
 }
@@ -579,6 +600,39 @@ static int plan_all_db(struct engine *e, struct db_plan *plan, struct eprefilter
             ok = vec_push(&ids, c->pairs[i].rule | ENGINE_ID_PORTED);
     }
     int rc = ok ? plan_db(e, plan, ids.v, ids.n, &pf->all, b) : -1;
+    free(ids.v);
+    return rc;
+}
+
+/* The edge database of a TCP class: its floating patterns, for any port
+ * and port-listed (marked) alike, for the scan across a stream packet's
+ * boundary (engine.c), where a bounded pattern cannot lie. Planned only
+ * when the class has ENGINE_EDGE_BOUNDED_MIN bounded patterns or more
+ * (engine_int.h); returns 1 when planned. */
+static int plan_edge_db(struct engine *e, struct db_plan *plan, struct eprefilter *pf,
+                        const struct cbuild *c, struct gbuild *b)
+{
+    struct u32vec ids = { 0 };
+    uint32_t bounded = 0;
+    bool ok = true;
+    for (uint32_t i = 0; ok && i < c->any.n; i++) {
+        if (fp_floating(e->rules[c->any.v[i]].r))
+            ok = vec_push(&ids, c->any.v[i]);
+        else
+            bounded++;
+    }
+    for (uint32_t i = 0; ok && i < c->n_pairs; i++) {   /* pairs are pushed rule by rule */
+        uint32_t rule = c->pairs[i].rule;
+        if (i > 0 && rule == c->pairs[i - 1].rule)
+            continue;
+        if (fp_floating(e->rules[rule].r))
+            ok = vec_push(&ids, rule | ENGINE_ID_PORTED);
+        else
+            bounded++;
+    }
+    int rc = ok ? 0 : -1;
+    if (ok && bounded >= ENGINE_EDGE_BOUNDED_MIN && ids.n > 0)
+        rc = plan_db(e, plan, ids.v, ids.n, &pf->edge, b) < 0 ? -1 : 1;
     free(ids.v);
     return rc;
 }
@@ -876,6 +930,12 @@ static int plan_group(struct engine *e, struct egroup *g, struct gbuild *b,
             return -1;
         if (cb->any.n && plan_db(e, &plans[(*n)++], cb->any.v, cb->any.n, &pf->any, b) < 0)
             return -1;
+        if (g == &e->g[EG_TCP]) {
+            int rc = plan_edge_db(e, &plans[*n], pf, cb, b);
+            if (rc < 0)
+                return -1;
+            *n += (uint32_t)rc;
+        }
     }
     return 0;
 }
@@ -902,7 +962,7 @@ static int finish_group(struct engine *e, struct egroup *g, struct gbuild *b)
     return split_always(e, g, ports, &b->always);
 }
 
-#define PLANS_MAX (EG_COUNT * ENGINE_ADDR_CLASSES * 2)
+#define PLANS_MAX (EG_COUNT * ENGINE_ADDR_CLASSES * 3)
 
 static int build_groups(struct engine *e, char *err, size_t errlen)
 {
@@ -1004,6 +1064,7 @@ void engine_free(struct engine *e)
                 continue;
             hs_free_database(e->g[g].pf[c].any);
             hs_free_database(e->g[g].pf[c].all);
+            hs_free_database(e->g[g].pf[c].edge);
             free(e->g[g].pf[c].ported);
         }
         free(e->g[g].always);

@@ -84,6 +84,19 @@ struct aindex {
  * Without a $HOME_NET, or with one that is empty or any, only class 0. */
 #define ENGINE_ADDR_CLASSES 4
 
+/* A stream packet's boundary (the end of its window and the start of its
+ * new bytes) is scanned for the fast patterns that can cross it: floating
+ * ones; a bounded one counts from the new bytes and lies in them. The
+ * class's full database does that too, but each Hyperscan call pays for
+ * the bounded patterns' anchored matching, and on those 62 bytes that cost
+ * dominates: ET Open's boundary scans took 1,216-1,304 cycles each with
+ * the full database, 830-906 with one of only the floating patterns. With
+ * few bounded patterns the extra database's cold cache lines cost more
+ * than they save (Snort community, at most 20 in a class: 301-356 cycles
+ * with the full database, 324-380 with its own), so a class gets an edge
+ * database from ENGINE_EDGE_BOUNDED_MIN bounded patterns on. */
+#define ENGINE_EDGE_BOUNDED_MIN 64
+
 /* A packet is scanned once: with `all` when some rule lists its destination
  * port, else with `any`. A database per port that also held the "any"
  * patterns would copy thousands of patterns into hundreds of databases (ET
@@ -93,6 +106,8 @@ struct eprefilter {
     hs_database_t *all;         /* tcp, udp: those plus each port-listed rule's, once
                                    (ids with ENGINE_ID_PORTED) */
     uint8_t *ported;            /* 65536-bit map: ports some rule in `all` lists */
+    hs_database_t *edge;        /* tcp, or NULL: the floating patterns of `all` (or
+                                   `any`), for a stream packet's boundary scan */
     bool borrowed;              /* another class's, identical (freed with that one) */
 };
 

@@ -1268,6 +1268,105 @@ static int count_hs(unsigned id, unsigned long long from, unsigned long long to,
     return 0;
 }
 
+struct edge_hits {
+    uint32_t n;
+    unsigned ids[16];
+};
+
+static int collect_hs(unsigned id, unsigned long long from, unsigned long long to,
+                      unsigned flags, void *ctx)
+{
+    (void)from, (void)to, (void)flags;
+    struct edge_hits *h = ctx;
+    if (h->n < 16)
+        h->ids[h->n++] = id;
+    return 0;
+}
+
+/* The sid of the edge scan's hit for a rule, with the port-listed mark, or 0. */
+static uint32_t edge_sid(const struct fx *f, const struct edge_hits *h, uint32_t sid)
+{
+    for (uint32_t i = 0; i < h->n; i++)
+        if (f->e->rules[h->ids[i] & ~ENGINE_ID_PORTED].r->sid == sid)
+            return sid | (h->ids[i] & ENGINE_ID_PORTED);
+    return 0;
+}
+
+/* Rules for the edge database test: three bounded fast patterns among its
+ * own, and n_bound more. */
+static char *edge_ruleset(unsigned n_bound)
+{
+    char *text = malloc(4096 + (size_t)n_bound * 100), *w = text;
+    if (text == NULL)
+        return NULL;
+    w += sprintf(w, "%s",
+                 "alert tcp any any -> any any (content:\"floating\"; sid:1;)\n"
+                 "alert tcp any any -> any any (content:\"anchored\"; depth:8; sid:2;)\n"
+                 "alert tcp any any -> any any (content:\"offset\"; offset:2; sid:3;)\n"
+                 "alert tcp any any -> any any (content:\"a\"; content:\"relative\"; "
+                 "distance:0; fast_pattern; sid:4;)\n"
+                 "alert tcp any any -> any 80 (content:\"ported\"; sid:5;)\n"
+                 "alert tcp any any -> any 80 (content:\"portanch\"; startswith; sid:6;)\n"
+                 "alert udp any any -> any any (content:\"floating\"; sid:7;)\n");
+    for (unsigned k = 0; k < n_bound; k++)
+        w += sprintf(w, "alert tcp any any -> any any (content:\"bound%04u\"; depth:9; "
+                        "sid:%u;)\n", k, 100 + k);
+    return text;
+}
+
+/* A floating pattern across a stream packet's boundary is found; a bounded
+ * one there is not (it counts from the new bytes). */
+static void expect_edge_stream(struct fx *f)
+{
+    struct stream_feed sf = { .use_carry = true };
+    struct hits h = stream_next(f, &sf, "a first segment longer than the boundary's tail, flo");
+    CU_ASSERT_FALSE(has(&h, 1));
+    h = stream_next(f, &sf, "ating");
+    CU_ASSERT_TRUE(has(&h, 1));
+    h = stream_next(f, &sf, " and a second segment as long as the tail, ancho");
+    CU_ASSERT_FALSE(has(&h, 2));
+    h = stream_next(f, &sf, "red");
+    CU_ASSERT_FALSE(has(&h, 2));
+}
+
+/* A TCP class's edge database, for a stream packet's boundary, holds what
+ * can cross it: the floating fast patterns (relative ones too), port-listed
+ * ones marked. Bounded ones count from the new bytes and lie in them. A
+ * class gets one only with ENGINE_EDGE_BOUNDED_MIN bounded patterns. */
+static void test_edge_database(void)
+{
+    char *text = edge_ruleset(ENGINE_EDGE_BOUNDED_MIN - 3);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    struct fx f;
+    fx_build(&f, "t.rules", text);
+    free(text);
+    const struct eprefilter *pf = &f.e->g[EG_TCP].pf[0];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pf->edge);
+    CU_ASSERT_PTR_NULL(f.e->g[EG_UDP].pf[0].edge);          /* no streams */
+    const char *buf = "anchored offset floating relative ported portanch bound0000";
+    struct edge_hits h = { 0 };
+    CU_ASSERT_EQUAL(hs_scan(pf->edge, buf, (unsigned)strlen(buf), 0, f.s->hs, collect_hs, &h),
+                    HS_SUCCESS);
+    CU_ASSERT_EQUAL(h.n, 3);
+    CU_ASSERT_EQUAL(edge_sid(&f, &h, 1), 1);
+    CU_ASSERT_EQUAL(edge_sid(&f, &h, 4), 4);
+    CU_ASSERT_EQUAL(edge_sid(&f, &h, 5), 5 | ENGINE_ID_PORTED);
+    CU_ASSERT_FALSE(edge_sid(&f, &h, 2) || edge_sid(&f, &h, 3) || edge_sid(&f, &h, 6) ||
+                    edge_sid(&f, &h, 100));
+    expect_edge_stream(&f);
+    fx_free(&f);
+
+    /* one bounded pattern fewer: none, the boundary is scanned with the class's own */
+    text = edge_ruleset(ENGINE_EDGE_BOUNDED_MIN - 4);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    fx_build(&f, "t.rules", text);
+    free(text);
+    CU_ASSERT_PTR_NULL(f.e->g[EG_TCP].pf[0].edge);
+    CU_ASSERT_PTR_NOT_NULL(f.e->g[EG_TCP].pf[0].any);
+    expect_edge_stream(&f);
+    fx_free(&f);
+}
+
 /* Databases compile side by side; a pattern Hyperscan refuses is taken out
  * of its job (reported with its id and message) and the rest compiled. */
 static void test_compile_jobs(void)
@@ -1506,6 +1605,7 @@ int main(void)
         { "port groups: one scan, port index", test_port_groups },
         { "address classes", test_address_classes },
         { "databases compiled side by side", test_compile_jobs },
+        { "edge database: the patterns that can cross a boundary", test_edge_database },
         { "index slot tables", test_index_slots },
         { "long fast patterns", test_long_fast_pattern },
         { "database cache", test_database_cache },

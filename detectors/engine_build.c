@@ -969,6 +969,7 @@ static int build_groups(struct engine *e, char *err, size_t errlen)
     struct gbuild b[EG_COUNT] = { 0 };
     struct db_plan plans[PLANS_MAX];
     uint32_t n_plans = 0;
+    bool classes_differ = false;
     int rc = 0;
     memset(plans, 0, sizeof(plans));
     for (int g = 0; rc == 0 && g < EG_COUNT; g++)
@@ -987,10 +988,16 @@ static int build_groups(struct engine *e, char *err, size_t errlen)
         rc = compile_plans(e, plans, n_plans, err, errlen);
     for (int g = 0; rc == 0 && g < EG_COUNT; g++) {
         rc = finish_group(e, &e->g[g], &b[g]);
+        for (unsigned c = 1; c < ENGINE_ADDR_CLASSES; c++)
+            classes_differ |= !e->g[g].pf[c].borrowed;
         e->st.group[g].always = e->g[g].n_always;
         for (uint32_t i = first[g]; i < first[g + 1]; i++)
             e->st.group[g].databases += plans[i].job.db != NULL;
     }
+    /* Every class borrowing the first's databases: a packet's class need
+     * not be worked out. */
+    if (!classes_differ)
+        e->split = false;
     for (uint32_t i = 0; i < n_plans; i++) {
         const struct db_plan *p = &plans[i];   /* not put in place: still the job's */
         if (p->job.db != NULL && (p->db == NULL || *p->db != p->job.db))

@@ -130,7 +130,8 @@ struct engine {
     const char *cache_dir;      /* during engine_build_cached() only; NULL: no cache */
     uint32_t max_fp_len;        /* longest Hyperscan literal: how far a stream's boundary
                                    scan reaches into the new bytes */
-    bool split;                 /* address classes in use: home is $HOME_NET */
+    bool split;                 /* address classes in use: home is $HOME_NET, and
+                                   some class has databases of its own */
     struct rule_addrs home;     /* a copy (the ruleset's may be freed first) */
     uint32_t n_bits;
     char **bit_names;

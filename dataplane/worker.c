@@ -49,6 +49,7 @@ struct worker {
     const struct engine *engine;        /* rules->engine, NULL when none */
     struct engine_scratch *scratch;     /* rules->scratch[id] */
     bool flowbits;                      /* the engine has flowbits: non-TCP flows need a slot */
+    uint32_t flowbit_bytes;             /* of engine_flowbits the engine's names use */
     bool qsbr_online;
     bool midstream;
     bool inspect_encrypted;
@@ -230,7 +231,9 @@ static inline void worker_take_rules(struct worker *w)
     w->rules = r;
     w->engine = r ? r->engine : NULL;
     w->scratch = r ? r->scratch[w->id] : NULL;
-    w->flowbits = r && engine_stats(r->engine)->flowbit_names > 0;
+    uint32_t names = r ? engine_stats(r->engine)->flowbit_names : 0;
+    w->flowbits = names > 0;
+    w->flowbit_bytes = (names + 63) / 64 * sizeof(uint64_t);
 }
 
 /* After a burst: this worker holds nothing of an older rule set. */
@@ -569,7 +572,13 @@ static void worker_match(struct worker *w, const struct packet *p,
     bool wants_slot = d->payload_len && (has_tcp_header(d) || w->flowbits);
     uint32_t slot = wants_slot ? worker_match_slot(w, f) : f->match_slot;
     struct flow_bits *fb = slot ? stream_slot_extra(w->streams, slot) : &w->no_slot_bits;
-    if (slot == 0 || fb->generation != w->rules->generation) {
+    if (slot == 0) {
+        /* Bits a rule sets here must not last, and a packet without a slot
+         * has no stream (no carry): clearing the words in use is enough,
+         * where clearing the whole (256 bytes) took a quarter of this
+         * function's time. */
+        memset(fb->bits.w, 0, w->flowbit_bytes);
+    } else if (fb->generation != w->rules->generation) {
         memset(&fb->bits, 0, sizeof(fb->bits));
         memset(fb->carry, 0, sizeof(fb->carry));
         fb->generation = w->rules->generation;

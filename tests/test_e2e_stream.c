@@ -259,6 +259,31 @@ static void test_alert_flow_id_matches_flow(void)
     e2e_rmdir(dir);
 }
 
+/* Flowbits live in a flow's slot, which a TCP flow takes with its first
+ * data: a bit set on the SYN (no slot yet) must not reach the SYN-ACK,
+ * while one set on the first data segment reaches the second. */
+static void test_flowbits_live_in_the_slot(void)
+{
+    char *dir = e2e_mkdtemp(), pcap[4200], rules[4200], eve[4200];
+    write_inputs(dir, IN_ORDER, pcap, rules, eve, sizeof(pcap));
+    FILE *f = fopen(rules, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("alert tcp any any -> any any (flags:S; flowbits:set,syn; flowbits:noalert; sid:201;)\n"
+          "alert tcp any any -> any any (flags:SA; flowbits:isset,syn; sid:202;)\n"
+          "alert tcp any any -> any 80 (content:\"EVILPA\"; flowbits:set,got; "
+          "flowbits:noalert; sid:203;)\n"
+          "alert tcp any any -> any 80 (content:\"YLOAD\"; flowbits:isset,got; sid:204;)\n", f);
+    fclose(f);
+    CU_ASSERT_EQUAL_FATAL(e2e_run("'%s' -w 1 -l '%s' -r '%s' -S '%s' 2>/dev/null", e2e_mamori(),
+                                  dir, pcap, rules), 0);
+    json_t *alerts = e2e_read_events(eve, "alert");
+    CU_ASSERT_EQUAL(json_array_size(alerts), 1);
+    json_t *al = json_object_get(json_array_get(alerts, 0), "alert");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(al, "signature_id")), 204);
+    json_decref(alerts);
+    e2e_rmdir(dir);
+}
+
 int main(void)
 {
     CU_TestInfo cases[] = {
@@ -268,6 +293,7 @@ int main(void)
         { "TLS: ciphertext matched by header rules only", test_tls_encrypted },
         { "split content, midstream: one alert", test_split_midstream },
         { "alert fields, flow_id as the flow's", test_alert_flow_id_matches_flow },
+        { "flowbits live in the flow's slot", test_flowbits_live_in_the_slot },
         CU_TEST_INFO_NULL,
     };
     return cunit_run("e2e_stream", cases);

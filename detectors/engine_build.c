@@ -448,7 +448,7 @@ static bool fp_floating(const struct rule *r)
     return x.flags == 0;
 }
 
-/* "\\xNN" per byte of the fast pattern's literal (fp_literal), with its flags
+/* "\xNN" per byte of the fast pattern's literal (fp_literal), with its flags
  * and the offsets the literal may end at. */
 static bool add_pattern(struct hs_job *j, const struct rule *r, uint32_t id)
 {

@@ -44,12 +44,11 @@ struct erule {
  *
  * Most packets' addresses are in no list (ET Open on the nDPI mix: all but
  * 10 of 94k), yet the search reads three lines (slot, bounds, offsets) to
- * say so. A larger index therefore also has a map, a bit per block of keys
- * sharing their top AINDEX_MAP_BITS bits, set when some key of the block
- * has rules: 8 KiB that stay in cache and turn most lookups away at once
- * (ET Open's source index: 4,556 of 65,536 blocks set, and 13% of the mix's
- * TCP packets get past the map). Every index has one: for destination
- * ports it is exact, and spares most packets even a short search. */
+ * say so. So every index also has a map, a bit per block of keys sharing
+ * their top AINDEX_MAP_BITS bits, set when some key of the block has
+ * rules: 8 KiB that stay in cache and turn most lookups away at once (ET
+ * Open's source index: 4,556 of 65,536 blocks set, and 13% of the mix's
+ * TCP packets get past the map). For destination ports it is exact. */
 #define AINDEX_SLOT_BITS 12
 #define AINDEX_MAP_BITS  16
 #define AINDEX_SLOT_MIN  64     /* intervals from which an index gets slots */

@@ -16,6 +16,9 @@
 #if defined(__SSE4_2__) && defined(__x86_64__)
 #include <nmmintrin.h>
 #endif
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "decoder.h"
 
@@ -128,9 +131,21 @@ static inline uint32_t flow_key_hash(const struct flow_key *key)
     return h;
 }
 
+/* Three 16-byte compares: every lookup compares a key, and memcmp() is a
+ * call that looks at length and alignment first (about 20 instructions of
+ * the lookup's 120, callgrind on the nDPI mix). */
 static inline bool flow_key_equal(const struct flow_key *a, const struct flow_key *b)
 {
+#if defined(__SSE2__)
+    const __m128i *x = (const __m128i *)a, *y = (const __m128i *)b;
+    __m128i eq = _mm_and_si128(
+        _mm_and_si128(_mm_cmpeq_epi8(_mm_loadu_si128(x), _mm_loadu_si128(y)),
+                      _mm_cmpeq_epi8(_mm_loadu_si128(x + 1), _mm_loadu_si128(y + 1))),
+        _mm_cmpeq_epi8(_mm_loadu_si128(x + 2), _mm_loadu_si128(y + 2)));
+    return _mm_movemask_epi8(eq) == 0xffff;
+#else
     return memcmp(a, b, sizeof(*a)) == 0;
+#endif
 }
 
 /* Lifecycle of a flow, used for its timeout and reported in EVE. */

@@ -133,10 +133,22 @@ static void index_candidates(const struct egroup *g, struct engine_scratch *s,
     index_hits(&g->ix[1], addr_key(p->dst_addr), s);
 }
 
+/* A $HOME_NET is a few ranges (Suricata's default: three): a look at each
+ * costs less than the call and search rule_addrs_match_v4() makes for any
+ * list, on every scanned packet. */
+#define HOME_SHORT_LIST 4
+
 static bool is_home(const struct engine *e, const struct engine_packet *p, const uint8_t a[16])
 {
-    return p->ip_version == 6 ? rule_addrs_match_v6(&e->home, a)
-                              : rule_addrs_match_v4(&e->home, addr_key(a));
+    if (p->ip_version == 6)
+        return rule_addrs_match_v6(&e->home, a);
+    uint32_t x = addr_key(a);
+    if (e->home.n4 > HOME_SHORT_LIST)
+        return rule_addrs_match_v4(&e->home, x);
+    bool in = false;
+    for (uint32_t i = 0; i < e->home.n4; i++)
+        in |= x >= e->home.v4[i].lo && x <= e->home.v4[i].hi;
+    return in;
 }
 
 /* The packet's address class (engine_int.h). */

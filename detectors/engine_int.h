@@ -151,8 +151,16 @@ struct engine_scratch {
     uint32_t *cand;
 };
 
-/* The transport group of an IP protocol number. */
-int engine_group_of(uint8_t ip_proto);
+/* The transport group of an IP protocol number: every scan asks. */
+static inline int engine_group_of(uint8_t ip_proto)
+{
+    switch (ip_proto) {
+    case 6:  return EG_TCP;
+    case 17: return EG_UDP;
+    case 1: case 58: return EG_ICMP;
+    default: return EG_OTHER;
+    }
+}
 
 /* A stream packet's [window | new] as one buffer of window_len +
  * payload_len bytes (the payload itself when there is no window), joined

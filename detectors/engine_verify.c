@@ -7,16 +7,6 @@
 
 #include "engine_int.h"
 
-int engine_group_of(uint8_t ip_proto)
-{
-    switch (ip_proto) {
-    case 6:  return EG_TCP;
-    case 17: return EG_UDP;
-    case 1: case 58: return EG_ICMP;
-    default: return EG_OTHER;
-    }
-}
-
 /* ---- header ----------------------------------------------------------- */
 
 static uint8_t proto_bit(uint8_t ip_proto)

@@ -1242,6 +1242,34 @@ static void test_address_classes(void)
     ruleset_free(&f.rs);
     rule_vars_free(vars6);
 
+    /* a $HOME_NET of many ranges (searched, not scanned range by range) */
+    memset(&f, 0, sizeof(f));
+    struct rule_vars *many = rule_vars_new();
+    CU_ASSERT_EQUAL_FATAL(rule_vars_set(many, RULE_VAR_ADDRESS, "HOME_NET",
+                                        "[1.0.0.0/8,2.0.0.0/8,3.0.0.0/8,4.0.0.0/8,10.0.0.0/8]",
+                                        err6, sizeof(err6)), 0);
+    ruleset_init(&f.rs);
+    CU_ASSERT_EQUAL(ruleset_load_string(&f.rs, "t.rules",
+                    "alert tcp $EXTERNAL_NET any -> $HOME_NET any (content:\"in\"; sid:1;)\n"
+                    "alert tcp $HOME_NET any -> $EXTERNAL_NET any (content:\"out\"; sid:2;)\n",
+                    many, NULL, err6, sizeof(err6)), 0);
+    f.e = engine_build(&f.rs, err6, sizeof(err6));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f.e);
+    f.s = engine_scratch_alloc(f.e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f.s);
+    CU_ASSERT_TRUE(f.e->split);
+    struct engine_packet in4 = pkt(&f, 6, "8.8.8.8", 1234, "10.0.0.1", 80, "in out", 6);
+    h = scan(&f, &in4);
+    CU_ASSERT_TRUE(has(&h, 1) && h.n == 1);
+    struct engine_packet out4 = pkt(&f, 6, "4.1.1.1", 80, "8.8.8.8", 1234, "in out", 6);
+    h = scan(&f, &out4);
+    CU_ASSERT_TRUE(has(&h, 2) && h.n == 1);
+    CU_ASSERT_FALSE(was_candidate(&f, 1));
+    engine_scratch_free(f.s);
+    engine_free(f.e);
+    ruleset_free(&f.rs);
+    rule_vars_free(many);
+
     /* $HOME_NET any: one class, every rule in it */
     memset(&f, 0, sizeof(f));
     char err[256];

@@ -26,13 +26,17 @@ struct fx {
     struct engine_flowbits fb;
 };
 
-static void fx_build(struct fx *f, const char *name, const char *rules)
+/* The rules built with $HOME_NET set to home (NULL: the default). */
+static void fx_build_home(struct fx *f, const char *home, const char *name, const char *rules)
 {
     char err[512] = "";
     memset(f, 0, sizeof(*f));
     ruleset_init(&f->rs);
     f->vars = rule_vars_new();
     CU_ASSERT_FATAL(f->vars != NULL);
+    if (home != NULL)
+        CU_ASSERT_EQUAL_FATAL(rule_vars_set(f->vars, RULE_VAR_ADDRESS, "HOME_NET", home, err,
+                                            sizeof(err)), 0);
     CU_ASSERT_EQUAL_FATAL(ruleset_load_string(&f->rs, name, rules, f->vars, NULL, err,
                                               sizeof(err)), 0);
     if (f->rs.failed || f->rs.skipped)
@@ -45,6 +49,11 @@ static void fx_build(struct fx *f, const char *name, const char *rules)
     CU_ASSERT_PTR_NOT_NULL_FATAL(f->e);
     f->s = engine_scratch_alloc(f->e);
     CU_ASSERT_PTR_NOT_NULL_FATAL(f->s);
+}
+
+static void fx_build(struct fx *f, const char *name, const char *rules)
+{
+    fx_build_home(f, NULL, name, rules);
 }
 
 static void fx_free(struct fx *f)
@@ -1216,20 +1225,9 @@ static void test_address_classes(void)
     /* an IPv6 $HOME_NET: IPv6 rule addresses are placed in every class they
      * might reach (here all four, so the classes are one set), and each
      * direction still finds its own rule */
-    memset(&f, 0, sizeof(f));
-    char err6[256];
-    struct rule_vars *vars6 = rule_vars_new();
-    CU_ASSERT_EQUAL_FATAL(rule_vars_set(vars6, RULE_VAR_ADDRESS, "HOME_NET",
-                                        "[10.0.0.0/8,2001:db8::/32]", err6, sizeof(err6)), 0);
-    ruleset_init(&f.rs);
-    CU_ASSERT_EQUAL(ruleset_load_string(&f.rs, "t.rules",
-                    "alert tcp $EXTERNAL_NET any -> $HOME_NET any (content:\"in6\"; sid:1;)\n"
-                    "alert tcp $HOME_NET any -> $EXTERNAL_NET any (content:\"out6\"; sid:2;)\n",
-                    vars6, NULL, err6, sizeof(err6)), 0);
-    f.e = engine_build(&f.rs, err6, sizeof(err6));
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f.e);
-    f.s = engine_scratch_alloc(f.e);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f.s);
+    fx_build_home(&f, "[10.0.0.0/8,2001:db8::/32]", "t.rules",
+                  "alert tcp $EXTERNAL_NET any -> $HOME_NET any (content:\"in6\"; sid:1;)\n"
+                  "alert tcp $HOME_NET any -> $EXTERNAL_NET any (content:\"out6\"; sid:2;)\n");
     CU_ASSERT_FALSE(f.e->split);      /* both rules in every class: one set, shared */
     struct engine_packet in6 = pkt(&f, 6, "2001:db9::1", 1234, "2001:db8::1", 80, "in6 out6", 8);
     h = scan(&f, &in6);
@@ -1237,26 +1235,12 @@ static void test_address_classes(void)
     struct engine_packet out6 = pkt(&f, 6, "2001:db8::1", 80, "2001:db9::1", 1234, "in6 out6", 8);
     h = scan(&f, &out6);
     CU_ASSERT_TRUE(has(&h, 2) && h.n == 1);
-    engine_scratch_free(f.s);
-    engine_free(f.e);
-    ruleset_free(&f.rs);
-    rule_vars_free(vars6);
+    fx_free(&f);
 
     /* a $HOME_NET of many ranges (searched, not scanned range by range) */
-    memset(&f, 0, sizeof(f));
-    struct rule_vars *many = rule_vars_new();
-    CU_ASSERT_EQUAL_FATAL(rule_vars_set(many, RULE_VAR_ADDRESS, "HOME_NET",
-                                        "[1.0.0.0/8,2.0.0.0/8,3.0.0.0/8,4.0.0.0/8,10.0.0.0/8]",
-                                        err6, sizeof(err6)), 0);
-    ruleset_init(&f.rs);
-    CU_ASSERT_EQUAL(ruleset_load_string(&f.rs, "t.rules",
-                    "alert tcp $EXTERNAL_NET any -> $HOME_NET any (content:\"in\"; sid:1;)\n"
-                    "alert tcp $HOME_NET any -> $EXTERNAL_NET any (content:\"out\"; sid:2;)\n",
-                    many, NULL, err6, sizeof(err6)), 0);
-    f.e = engine_build(&f.rs, err6, sizeof(err6));
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f.e);
-    f.s = engine_scratch_alloc(f.e);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f.s);
+    fx_build_home(&f, "[1.0.0.0/8,2.0.0.0/8,3.0.0.0/8,4.0.0.0/8,10.0.0.0/8]", "t.rules",
+                  "alert tcp $EXTERNAL_NET any -> $HOME_NET any (content:\"in\"; sid:1;)\n"
+                  "alert tcp $HOME_NET any -> $EXTERNAL_NET any (content:\"out\"; sid:2;)\n");
     CU_ASSERT_TRUE(f.e->split);
     struct engine_packet in4 = pkt(&f, 6, "8.8.8.8", 1234, "10.0.0.1", 80, "in out", 6);
     h = scan(&f, &in4);
@@ -1265,28 +1249,14 @@ static void test_address_classes(void)
     h = scan(&f, &out4);
     CU_ASSERT_TRUE(has(&h, 2) && h.n == 1);
     CU_ASSERT_FALSE(was_candidate(&f, 1));
-    engine_scratch_free(f.s);
-    engine_free(f.e);
-    ruleset_free(&f.rs);
-    rule_vars_free(many);
+    fx_free(&f);
 
     /* $HOME_NET any: one class, every rule in it */
-    memset(&f, 0, sizeof(f));
-    char err[256];
-    struct rule_vars *v = rule_vars_new();
-    CU_ASSERT_EQUAL_FATAL(rule_vars_set(v, RULE_VAR_ADDRESS, "HOME_NET", "any", err,
-                                        sizeof(err)), 0);
-    ruleset_init(&f.rs);
-    CU_ASSERT_EQUAL(ruleset_load_string(&f.rs, "t.rules",
-                    "alert tcp $HOME_NET any -> any any (content:\"x\"; sid:1;)\n",
-                    v, NULL, err, sizeof(err)), 0);
-    f.e = engine_build(&f.rs, err, sizeof(err));
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f.e);
+    fx_build_home(&f, "any", "t.rules",
+                  "alert tcp $HOME_NET any -> any any (content:\"x\"; sid:1;)\n");
     CU_ASSERT_FALSE(f.e->split);
     CU_ASSERT_EQUAL(engine_stats(f.e)->databases, 1);
-    engine_free(f.e);
-    ruleset_free(&f.rs);
-    rule_vars_free(v);
+    fx_free(&f);
 }
 
 static int count_hs(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,

@@ -131,9 +131,9 @@ static inline uint32_t flow_key_hash(const struct flow_key *key)
     return h;
 }
 
-/* Three 16-byte compares: every lookup compares a key, and memcmp() is a
- * call that looks at length and alignment first (about 20 instructions of
- * the lookup's 120, callgrind on the nDPI mix). */
+/* Three 16-byte compares: every lookup compares a key, and they take fewer
+ * instructions than memcmp() of 48 bytes (4.5 a packet fewer, callgrind on
+ * the nDPI mix). */
 static inline bool flow_key_equal(const struct flow_key *a, const struct flow_key *b)
 {
 #if defined(__SSE2__)

@@ -48,8 +48,8 @@ struct worker {
     const struct worker_rules *rules;   /* the set in use (taken at a burst's start) */
     const struct engine *engine;        /* rules->engine, NULL when none */
     struct engine_scratch *scratch;     /* rules->scratch[id] */
-    bool flowbits;                      /* the engine has flowbits: non-TCP flows need a slot */
-    uint32_t flowbit_bytes;             /* of engine_flowbits the engine's names use */
+    uint32_t flowbit_bytes;             /* of engine_flowbits the engine's names use; not 0:
+                                           non-TCP flows need a slot */
     bool qsbr_online;
     bool midstream;
     bool inspect_encrypted;
@@ -232,7 +232,6 @@ static inline void worker_take_rules(struct worker *w)
     w->engine = r ? r->engine : NULL;
     w->scratch = r ? r->scratch[w->id] : NULL;
     uint32_t names = r ? engine_stats(r->engine)->flowbit_names : 0;
-    w->flowbits = names > 0;
     w->flowbit_bytes = (names + 63) / 64 * sizeof(uint64_t);
 }
 
@@ -571,7 +570,7 @@ static void worker_match(struct worker *w, const struct packet *p,
         worker_start_stream(w, f, d);
     /* A slot holds TCP reassembly and flowbits: other flows take one only
      * when the rules use flowbits. */
-    bool wants_slot = d->payload_len && (has_tcp_header(d) || w->flowbits);
+    bool wants_slot = d->payload_len && (has_tcp_header(d) || w->flowbit_bytes);
     uint32_t slot = wants_slot ? worker_match_slot(w, f) : f->match_slot;
     struct flow_bits *fb = slot ? stream_slot_extra(w->streams, slot) : &w->no_slot_bits;
     if (slot == 0) {

@@ -247,15 +247,35 @@ static const uint8_t *stream_edge(const struct engine_packet *p, struct engine_s
     return p->join - tail;
 }
 
+/* Can a floating pattern of the class cross a boundary between bytes
+ * `last` and `first`? (engine_int.h: ENGINE_EDGE_BIGRAMS) */
+static bool may_cross(const struct eprefilter *pf, uint8_t last, uint8_t first)
+{
+    uint32_t k = (uint32_t)last << 8 | first;
+    return pf->bigrams == NULL || (pf->bigrams[k / 64] >> (k % 64) & 1);
+}
+
+/* The boundary of a stream packet: `tail` bytes of the window and `head`
+ * of the new bytes, with the class's edge database when it has one. */
+static void scan_boundary(const struct eprefilter *pf, struct engine_scratch *s,
+                          const struct engine_packet *p, uint32_t tail, uint32_t head)
+{
+    const uint8_t *edge = stream_edge(p, s, tail, head);
+    if (pf->edge != NULL)
+        hs_scan(pf->edge, (const char *)edge, tail + head, 0, s->hs, on_hs, s);
+    else
+        scan_databases(pf, s, p, edge, tail + head);
+}
+
 /* Candidates: the rules whose fast pattern occurs, plus address-indexed
  * ones. In a stream the new bytes are scanned on their own, so that
  * offset/depth pruning in the databases counts from where the packet's data
  * starts, as the verifier does. Then what precedes them: fast patterns that
  * cross the boundary, and those wholly in the window, whose rule may
  * complete only now. The flow's carry names the latter, so only the
- * boundary is scanned again (joined from its two pieces alone), with the
- * class's edge database when it has one (engine_int.h). Without a complete
- * carry, the whole window. */
+ * boundary is scanned again (joined from its two pieces alone), and only
+ * when its two bytes are adjacent in some floating pattern (engine_int.h:
+ * ENGINE_EDGE_BIGRAMS). Without a complete carry, the whole window. */
 static void payload_candidates(const struct engine *e, const struct egroup *g,
                                struct engine_scratch *s, const struct engine_packet *p)
 {
@@ -266,11 +286,8 @@ static void payload_candidates(const struct engine *e, const struct egroup *g,
         uint32_t tail = e->max_fp_len - 1;
         uint32_t head = p->payload_len < tail ? p->payload_len : tail;
         if (p->carry != NULL && p->carry->complete && wl > tail) {
-            const uint8_t *edge = stream_edge(p, s, tail, head);
-            if (pf->edge != NULL)
-                hs_scan(pf->edge, (const char *)edge, tail + head, 0, s->hs, on_hs, s);
-            else
-                scan_databases(pf, s, p, edge, tail + head);
+            if (may_cross(pf, p->window[wl - 1], p->payload[0]))
+                scan_boundary(pf, s, p, tail, head);
         } else {
             scan_databases(pf, s, p, engine_stream_bytes(p, s), wl + head);
         }

@@ -604,35 +604,83 @@ static int plan_all_db(struct engine *e, struct db_plan *plan, struct eprefilter
     return rc;
 }
 
-/* The edge database of a TCP class: its floating patterns, for any port
- * and port-listed (marked) alike, for the scan across a stream packet's
- * boundary (engine.c), where a bounded pattern cannot lie. Planned only
- * when the class has ENGINE_EDGE_BOUNDED_MIN bounded patterns or more
- * (engine_int.h); returns 1 when planned. */
-static int plan_edge_db(struct engine *e, struct db_plan *plan, struct eprefilter *pf,
-                        const struct cbuild *c, struct gbuild *b)
+/* A TCP class's floating patterns, for any port and port-listed (marked)
+ * alike: those that can cross a stream packet's boundary (engine.c), where
+ * a bounded pattern cannot lie. *bounded counts the others. */
+static bool floating_patterns(const struct engine *e, const struct cbuild *c,
+                              struct u32vec *ids, uint32_t *bounded)
 {
-    struct u32vec ids = { 0 };
-    uint32_t bounded = 0;
-    bool ok = true;
-    for (uint32_t i = 0; ok && i < c->any.n; i++) {
-        if (fp_floating(e->rules[c->any.v[i]].r))
-            ok = vec_push(&ids, c->any.v[i]);
-        else
-            bounded++;
+    *bounded = 0;
+    for (uint32_t i = 0; i < c->any.n; i++) {
+        if (!fp_floating(e->rules[c->any.v[i]].r))
+            (*bounded)++;
+        else if (!vec_push(ids, c->any.v[i]))
+            return false;
     }
-    for (uint32_t i = 0; ok && i < c->n_pairs; i++) {   /* pairs are pushed rule by rule */
+    for (uint32_t i = 0; i < c->n_pairs; i++) {   /* pairs are pushed rule by rule */
         uint32_t rule = c->pairs[i].rule;
         if (i > 0 && rule == c->pairs[i - 1].rule)
             continue;
-        if (fp_floating(e->rules[rule].r))
-            ok = vec_push(&ids, rule | ENGINE_ID_PORTED);
-        else
-            bounded++;
+        if (!fp_floating(e->rules[rule].r))
+            (*bounded)++;
+        else if (!vec_push(ids, rule | ENGINE_ID_PORTED))
+            return false;
     }
-    int rc = ok ? 0 : -1;
-    if (ok && bounded >= ENGINE_EDGE_BOUNDED_MIN && ids.n > 0)
-        rc = plan_db(e, plan, ids.v, ids.n, &pf->edge, b) < 0 ? -1 : 1;
+    return true;
+}
+
+/* The other case of an ASCII letter (Hyperscan's and the verifier's
+ * caseless matching fold ASCII only); other bytes as they are. */
+static uint8_t other_case(uint8_t c)
+{
+    return (c | 0x20) >= 'a' && (c | 0x20) <= 'z' ? c ^ 0x20 : c;
+}
+
+static void bigram_set(uint64_t *map, uint8_t a, uint8_t b)
+{
+    uint32_t k = (uint32_t)a << 8 | b;
+    map[k / 64] |= 1ull << (k % 64);
+}
+
+/* Every pair of adjacent bytes of the floating patterns `ids`, in each case
+ * a caseless pattern matches (engine_int.h: the class's bigrams). */
+static uint64_t *floating_bigrams(const struct engine *e, const struct u32vec *ids)
+{
+    uint64_t *map = calloc(65536 / 64, sizeof(uint64_t));
+    if (map == NULL)
+        return NULL;
+    for (uint32_t i = 0; i < ids->n; i++) {
+        const struct rule_content *c = fast_content(e->rules[ids->v[i] & ~ENGINE_ID_PORTED].r);
+        uint32_t off, len = fp_literal(c, &off);
+        const uint8_t *l = c->bytes + off;
+        bool nocase = c->flags & RULE_CONTENT_NOCASE;
+        for (uint32_t k = 0; k + 1 < len; k++) {
+            bigram_set(map, l[k], l[k + 1]);
+            if (!nocase)
+                continue;
+            uint8_t a = other_case(l[k]), b = other_case(l[k + 1]);
+            bigram_set(map, a, l[k + 1]), bigram_set(map, l[k], b), bigram_set(map, a, b);
+        }
+    }
+    return map;
+}
+
+/* What a TCP class needs for its stream boundaries: the bigrams of its
+ * floating patterns, and their own database when the class has
+ * ENGINE_EDGE_BOUNDED_MIN bounded patterns or more (engine_int.h). Returns
+ * 1 when that database is planned. */
+static int plan_edge(struct engine *e, struct db_plan *plan, struct eprefilter *pf,
+                     const struct cbuild *c, struct gbuild *b)
+{
+    struct u32vec ids = { 0 };
+    uint32_t bounded;
+    int rc = -1;
+    if (floating_patterns(e, c, &ids, &bounded) &&
+        (pf->bigrams = floating_bigrams(e, &ids)) != NULL) {
+        rc = 0;
+        if (bounded >= ENGINE_EDGE_BOUNDED_MIN && ids.n > 0)
+            rc = plan_db(e, plan, ids.v, ids.n, &pf->edge, b) < 0 ? -1 : 1;
+    }
     free(ids.v);
     return rc;
 }
@@ -931,7 +979,7 @@ static int plan_group(struct engine *e, struct egroup *g, struct gbuild *b,
         if (cb->any.n && plan_db(e, &plans[(*n)++], cb->any.v, cb->any.n, &pf->any, b) < 0)
             return -1;
         if (g == &e->g[EG_TCP]) {
-            int rc = plan_edge_db(e, &plans[*n], pf, cb, b);
+            int rc = plan_edge(e, &plans[*n], pf, cb, b);
             if (rc < 0)
                 return -1;
             *n += (uint32_t)rc;
@@ -1073,6 +1121,7 @@ void engine_free(struct engine *e)
             hs_free_database(e->g[g].pf[c].all);
             hs_free_database(e->g[g].pf[c].edge);
             free(e->g[g].pf[c].ported);
+            free(e->g[g].pf[c].bigrams);
         }
         free(e->g[g].always);
         free(e->g[g].v6);

@@ -96,6 +96,11 @@ struct aindex {
  * database from ENGINE_EDGE_BOUNDED_MIN bounded patterns on. */
 #define ENGINE_EDGE_BOUNDED_MIN 64
 
+/* ENGINE_EDGE_BIGRAMS: a pattern that crosses the boundary holds the
+ * window's last byte and the new bytes' first side by side, so a boundary
+ * whose two bytes are adjacent in no floating pattern of the class is not
+ * scanned at all. */
+
 /* A packet is scanned once: with `all` when some rule lists its destination
  * port, else with `any`. A database per port that also held the "any"
  * patterns would copy thousands of patterns into hundreds of databases (ET
@@ -107,6 +112,8 @@ struct eprefilter {
     uint8_t *ported;            /* 65536-bit map: ports some rule in `all` lists */
     hs_database_t *edge;        /* tcp, or NULL: the floating patterns of `all` (or
                                    `any`), for a stream packet's boundary scan */
+    uint64_t *bigrams;          /* tcp: 65536-bit map, bit a << 8 | b set when bytes a, b
+                                   are adjacent in a floating pattern (ENGINE_EDGE_BIGRAMS) */
     bool borrowed;              /* another class's, identical (freed with that one) */
 };
 

@@ -1366,6 +1366,43 @@ static void test_edge_database(void)
     fx_free(&f);
 }
 
+static bool has_bigram(const struct eprefilter *pf, char a, char b)
+{
+    uint32_t k = (uint32_t)(uint8_t)a << 8 | (uint8_t)b;
+    return pf->bigrams[k / 64] >> (k % 64) & 1;
+}
+
+/* A TCP class's bigrams are the adjacent byte pairs of its floating
+ * patterns, in every case a caseless one matches; a boundary whose two
+ * bytes are no such pair is not scanned, and loses nothing by it. */
+static void test_edge_bigrams(void)
+{
+    struct fx f;
+    fx_build(&f, "t.rules",
+             "alert tcp any any -> any any (content:\"Floating\"; nocase; sid:1;)\n"
+             "alert tcp any any -> any 80 (content:\"XYZ\"; sid:2;)\n"
+             "alert tcp any any -> any any (content:\"qj\"; depth:2; sid:3;)\n");
+    const struct eprefilter *pf = &f.e->g[EG_TCP].pf[0];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pf->bigrams);
+    CU_ASSERT_PTR_NULL(f.e->g[EG_UDP].pf[0].bigrams);       /* no streams */
+    CU_ASSERT_TRUE(has_bigram(pf, 'F', 'l') && has_bigram(pf, 'f', 'L') &&
+                   has_bigram(pf, 'f', 'l') && has_bigram(pf, 'N', 'G'));
+    CU_ASSERT_TRUE(has_bigram(pf, 'X', 'Y') && has_bigram(pf, 'Y', 'Z'));   /* port-listed */
+    CU_ASSERT_FALSE(has_bigram(pf, 'x', 'y') || has_bigram(pf, 'Y', 'z'));  /* case kept */
+    CU_ASSERT_FALSE(has_bigram(pf, 'q', 'j'));               /* bounded */
+    CU_ASSERT_FALSE(has_bigram(pf, 'l', 'F') || has_bigram(pf, 'g', 'F'));
+
+    struct stream_feed sf = { .use_carry = true };   /* to port 80 */
+    struct hits h = stream_next(&f, &sf, "a first segment longer than the boundary's tail, flOA");
+    CU_ASSERT_FALSE(has(&h, 1));
+    h = stream_next(&f, &sf, "TinG, and then XY");
+    CU_ASSERT_TRUE(has(&h, 1));
+    CU_ASSERT_FALSE(has(&h, 2));
+    h = stream_next(&f, &sf, "Z");
+    CU_ASSERT_TRUE(has(&h, 2));
+    fx_free(&f);
+}
+
 /* Databases compile side by side; a pattern Hyperscan refuses is taken out
  * of its job (reported with its id and message) and the rest compiled. */
 static void test_compile_jobs(void)
@@ -1607,6 +1644,7 @@ int main(void)
         { "address classes", test_address_classes },
         { "databases compiled side by side", test_compile_jobs },
         { "edge database: the patterns that can cross a boundary", test_edge_database },
+        { "edge bigrams: only a boundary a pattern can cross is scanned", test_edge_bigrams },
         { "index slot tables", test_index_slots },
         { "long fast patterns", test_long_fast_pattern },
         { "database cache", test_database_cache },

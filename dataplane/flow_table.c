@@ -31,13 +31,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
-#include <sys/mman.h>
 
 #include "counter.h"
 #include "flow_table_inline.h"
+#include "table_mem.h"
 
 #define CAPACITY_MAX (1u << 30)
-#define HUGE_PAGE (2u << 20)           /* x86-64 and arm64 (4 KiB granule) */
 
 /* ------------------------------------------------------------------------
  * Configuration and counters
@@ -306,28 +305,28 @@ static unsigned log2_u32(uint32_t pow2)
     return bits;
 }
 
-/* Cache-line aligned memory, counted in *total. Arrays of a huge page or
- * more are huge-page aligned and asked to be backed by transparent huge
- * pages: at 1M flows every lookup lands on a random 4 KiB page of the flow
- * and bucket arrays, and a TLB miss (a page walk, two-dimensional under a
- * hypervisor) on top of each cache miss would cost as much as the miss.
- * The memory is touched right after (zeroed), so this adds no resident
- * memory; where THP is off, madvise() fails harmlessly. */
-static void *alloc_lines(size_t size, size_t *total)
+/* A table's array (table_mem.h: huge pages, backed from the start), in
+ * *total. */
+static void *alloc_array(size_t size, size_t *total)
 {
-    void *p;
+    *total += table_mem_size(size);
+    return table_mem_alloc(size, TABLE_MEM_RESIDENT);
+}
 
-    size = (size + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
-    *total += size;
-#ifdef MADV_HUGEPAGE
-    if (size >= HUGE_PAGE) {
-        if (posix_memalign(&p, HUGE_PAGE, size) != 0)
-            return NULL;
-        (void)madvise(p, size, MADV_HUGEPAGE);
-        return p;
-    }
-#endif
-    return aligned_alloc(CACHE_LINE, size);
+/* The sizes of the three arrays, for allocating and freeing them. */
+static size_t flows_bytes(const struct flow_table *ft)
+{
+    return (size_t)ft->capacity * sizeof(struct flow);
+}
+
+static size_t buckets_bytes(const struct flow_table *ft)
+{
+    return ((size_t)1 << (32 - ft->bucket_shift)) * sizeof(struct bucket);
+}
+
+static size_t free_list_bytes(const struct flow_table *ft)
+{
+    return (size_t)ft->capacity * sizeof(uint32_t);
 }
 
 static void copy_timeouts(uint32_t dst[FLOW_STATE_COUNT], const uint32_t src[FLOW_STATE_COUNT])
@@ -355,16 +354,14 @@ struct flow_table *flow_table_create(const struct flow_table_config *cfg,
     ft->capacity = cfg->capacity;
     nbuckets = bucket_count_for(cfg->capacity);
     ft->bucket_shift = 32 - log2_u32(nbuckets);
-    ft->flows = alloc_lines((size_t)cfg->capacity * sizeof(struct flow), &ft->memory);
-    ft->buckets = alloc_lines((size_t)nbuckets * sizeof(struct bucket), &ft->memory);
-    ft->free_list = alloc_lines((size_t)cfg->capacity * sizeof(uint32_t), &ft->memory);
+    ft->flows = alloc_array(flows_bytes(ft), &ft->memory);
+    ft->buckets = alloc_array(buckets_bytes(ft), &ft->memory);
+    ft->free_list = alloc_array(free_list_bytes(ft), &ft->memory);
     if (!ft->flows || !ft->buckets || !ft->free_list) {
         flow_table_destroy(ft);
         errno = ENOMEM;
         return NULL;
     }
-    memset(ft->flows, 0, (size_t)cfg->capacity * sizeof(struct flow));
-    memset(ft->buckets, 0, (size_t)nbuckets * sizeof(struct bucket));
 
     /* Stacked so that flow 0 is handed out first: low indices stay hot. */
     for (uint32_t i = 0; i < cfg->capacity; i++)
@@ -384,9 +381,9 @@ void flow_table_destroy(struct flow_table *ft)
 {
     if (!ft)
         return;
-    free(ft->flows);
-    free(ft->buckets);
-    free(ft->free_list);
+    table_mem_free(ft->flows, flows_bytes(ft));
+    table_mem_free(ft->buckets, buckets_bytes(ft));
+    table_mem_free(ft->free_list, free_list_bytes(ft));
     free(ft);
 }
 

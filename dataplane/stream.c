@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "counter.h"
+#include "table_mem.h"
 
 #define STREAM_CHUNK 256u       /* pool granule: small enough that short segments waste little */
 #define STREAM_TCP_SYN 0x02u
@@ -542,12 +543,25 @@ static int config_check(const struct stream_config *c, char *err, size_t errlen)
     return 0;
 }
 
-/* calloc() that adds to the table's memory figure. Untouched pages of the
- * large arrays (windows, pool) cost nothing until used. */
+/* The table's arrays: name, elements, element size. Sized from the config
+ * (and nchunks, extra_stride, scratch_size, set first), so the same sizes
+ * serve allocating and freeing. */
+#define STREAM_ARRAYS(X)                                                   \
+    X(slots, (size_t)t->cfg.flows + 1, sizeof(*t->slots))                 \
+    X(free_stack, t->cfg.flows, sizeof(*t->free_stack))                    \
+    X(windows, (size_t)t->cfg.flows * 2, t->cfg.window)                    \
+    X(extra, t->cfg.flows, t->extra_stride)                                \
+    X(segs, (size_t)t->nchunks + 1, sizeof(*t->segs))                      \
+    X(chunk_next, (size_t)t->nchunks + 1, sizeof(*t->chunk_next))          \
+    X(chunks, t->nchunks, STREAM_CHUNK)                                    \
+    X(scratch, t->scratch_size, 1)
+
+/* One array (table_mem.h: huge pages), in the memory figure. Untouched
+ * pages of the large ones (windows, pool) cost nothing until used. */
 static void *table_alloc(struct stream_table *t, size_t n, size_t size)
 {
-    t->memory += n * size;
-    return calloc(n ? n : 1, size);
+    t->memory += table_mem_size(n * size);
+    return table_mem_alloc(n * size, TABLE_MEM_ON_USE);
 }
 
 struct stream_table *stream_table_create(const struct stream_config *c, char *err, size_t errlen)
@@ -569,14 +583,9 @@ struct stream_table *stream_table_create(const struct stream_config *c, char *er
     size_t pool = (size_t)t->nchunks * STREAM_CHUNK;
     t->scratch_size = c->window + STREAM_MAX_SEGMENT + (held < pool ? held : pool);
 
-    t->slots = table_alloc(t, (size_t)c->flows + 1, sizeof(*t->slots));
-    t->free_stack = table_alloc(t, c->flows, sizeof(*t->free_stack));
-    t->windows = table_alloc(t, (size_t)c->flows * 2, c->window);
-    t->extra = table_alloc(t, c->flows, t->extra_stride);
-    t->segs = table_alloc(t, (size_t)t->nchunks + 1, sizeof(*t->segs));
-    t->chunk_next = table_alloc(t, (size_t)t->nchunks + 1, sizeof(*t->chunk_next));
-    t->chunks = table_alloc(t, t->nchunks, STREAM_CHUNK);
-    t->scratch = table_alloc(t, t->scratch_size, 1);
+#define STREAM_ARRAY_ALLOC(name, n, size) t->name = table_alloc(t, n, size);
+    STREAM_ARRAYS(STREAM_ARRAY_ALLOC)
+#undef STREAM_ARRAY_ALLOC
     if (!t->slots || !t->free_stack || !t->windows || !t->extra || !t->segs ||
         !t->chunk_next || !t->chunks || !t->scratch) {
         snprintf(err, errlen, "stream: out of memory for %u flows (%zu bytes)",
@@ -603,13 +612,8 @@ void stream_table_destroy(struct stream_table *t)
 {
     if (t == NULL)
         return;
-    free(t->slots);
-    free(t->free_stack);
-    free(t->windows);
-    free(t->extra);
-    free(t->segs);
-    free(t->chunk_next);
-    free(t->chunks);
-    free(t->scratch);
+#define STREAM_ARRAY_FREE(name, n, size) table_mem_free(t->name, (n) * (size));
+    STREAM_ARRAYS(STREAM_ARRAY_FREE)
+#undef STREAM_ARRAY_FREE
     free(t);
 }

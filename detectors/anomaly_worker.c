@@ -6,11 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "anomaly_int.h"
-
-#define HUGE_PAGE (2u << 20)
+#include "table_mem.h"
 
 /* ---- snapshots ----------------------------------------------------------------- */
 
@@ -62,25 +60,23 @@ static size_t snap_bytes(const struct an_dims *dm, size_t off[6])
     return n;
 }
 
-/* One allocation per snapshot; huge pages where the kernel agrees, since
- * the per-destination table is hit at random lines on every packet. */
+/* One allocation per snapshot; huge pages where the kernel agrees
+ * (table_mem.h), since the per-destination table is hit at random lines on
+ * every packet. */
 int an_snap_init(struct an_snap *s, const struct an_dims *dm)
 {
     size_t off[6];
     size_t n = snap_bytes(dm, off);
-    size_t rounded = (n + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
 
     memset(s, 0, sizeof(*s));
-    s->mem = aligned_alloc(HUGE_PAGE, rounded);
+    s->mem = table_mem_alloc(n, TABLE_MEM_RESIDENT);
     if (s->mem == NULL)
         return -ENOMEM;
-    (void)madvise(s->mem, rounded, MADV_HUGEPAGE);
-    memset(s->mem, 0, rounded);
     s->mem_bytes = n;
     s->dirty_words = ((n >> AN_BLOCK_SHIFT) + 1 + 63) / 64;
     s->dirty = calloc(s->dirty_words, sizeof(*s->dirty));
     if (s->dirty == NULL) {
-        free(s->mem);
+        table_mem_free(s->mem, n);
         s->mem = NULL;
         return -ENOMEM;
     }
@@ -97,7 +93,7 @@ int an_snap_init(struct an_snap *s, const struct an_dims *dm)
 
 void an_snap_free(struct an_snap *s)
 {
-    free(s->mem);
+    table_mem_free(s->mem, s->mem_bytes);
     free(s->dirty);
     s->mem = NULL;
     s->dirty = NULL;

@@ -8,32 +8,18 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "sketch.h"
+#include "table_mem.h"
 
-#define CACHE_LINE 64
-
-#define HUGE_PAGE (2u << 20)
-
-/* Every sketch array starts on a cache line, so a 64-byte HLL is one line
- * and a Count-Min row never shares a line with the next one. Arrays of a
- * huge page or more ask for transparent huge pages: their updates land on
- * random lines, and with 4 KiB pages nearly every one would also miss the
- * TLB. */
-static void *alloc_lines(size_t bytes)
+/* Every sketch array starts on a cache line (table_mem.h), so a 64-byte
+ * HLL is one line and a Count-Min row never shares a line with the next
+ * one; arrays of a huge page or more get transparent huge pages: their
+ * updates land on random lines, and with 4 KiB pages nearly every one would
+ * also miss the TLB. */
+static size_t cm_bytes(const struct cm_sketch *cm)
 {
-    size_t align = bytes >= HUGE_PAGE ? HUGE_PAGE : CACHE_LINE;
-    size_t rounded = (bytes + align - 1) & ~(align - 1);
-    void *p = aligned_alloc(align, rounded);
-    if (!p) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    if (align == HUGE_PAGE)
-        (void)madvise(p, rounded, MADV_HUGEPAGE);   /* a hint; fine if refused */
-    memset(p, 0, rounded);
-    return p;
+    return (size_t)cm->width * cm->depth * sizeof(uint32_t);
 }
 
 static bool is_pow2(uint64_t x)
@@ -65,13 +51,13 @@ struct cm_sketch *cm_create(uint32_t width, uint32_t depth, unsigned flags)
         errno = ENOMEM;
         return NULL;
     }
-    cm->counters = alloc_lines((size_t)width * depth * sizeof(uint32_t));
+    cm->width = width;
+    cm->depth = depth;
+    cm->counters = table_mem_alloc(cm_bytes(cm), TABLE_MEM_RESIDENT);
     if (!cm->counters) {
         free(cm);
         return NULL;
     }
-    cm->width = width;
-    cm->depth = depth;
     cm->log2_width = (uint32_t)__builtin_ctz(width);
     cm->shift = 64 - cm->log2_width;
     cm->flags = flags;
@@ -83,7 +69,7 @@ void cm_destroy(struct cm_sketch *cm)
 {
     if (!cm)
         return;
-    free(cm->counters);
+    table_mem_free(cm->counters, cm_bytes(cm));
     free(cm);
 }
 
@@ -218,12 +204,12 @@ struct hll *hll_create(unsigned p)
         errno = ENOMEM;
         return NULL;
     }
-    h->reg = alloc_lines(HLL_REG_BYTES(p));
+    h->p = p;
+    h->reg = table_mem_alloc(HLL_REG_BYTES(p), TABLE_MEM_RESIDENT);
     if (!h->reg) {
         free(h);
         return NULL;
     }
-    h->p = p;
     return h;
 }
 
@@ -231,7 +217,7 @@ void hll_destroy(struct hll *h)
 {
     if (!h)
         return;
-    free(h->reg);
+    table_mem_free(h->reg, HLL_REG_BYTES(h->p));
     free(h);
 }
 
@@ -307,16 +293,16 @@ struct topk *topk_create(uint32_t k, uint64_t seed)
         errno = ENOMEM;
         return NULL;
     }
-    t->heap = alloc_lines((size_t)k * sizeof(*t->heap));
-    t->table = alloc_lines((size_t)slots * sizeof(*t->table));
-    t->scratch = alloc_lines((size_t)2 * k * sizeof(*t->scratch));
+    t->k = k;
+    t->mask = slots - 1;
+    t->heap = table_mem_alloc((size_t)k * sizeof(*t->heap), TABLE_MEM_RESIDENT);
+    t->table = table_mem_alloc((size_t)slots * sizeof(*t->table), TABLE_MEM_RESIDENT);
+    t->scratch = table_mem_alloc((size_t)2 * k * sizeof(*t->scratch), TABLE_MEM_RESIDENT);
     if (!t->heap || !t->table || !t->scratch) {
         topk_destroy(t);
         errno = ENOMEM;
         return NULL;
     }
-    t->k = k;
-    t->mask = slots - 1;
     t->shift = 64 - (uint32_t)__builtin_ctz(slots);
     t->mult = sketch_hash64(seed, 0) | 1;
     return t;
@@ -326,9 +312,9 @@ void topk_destroy(struct topk *t)
 {
     if (!t)
         return;
-    free(t->heap);
-    free(t->table);
-    free(t->scratch);
+    table_mem_free(t->heap, (size_t)t->k * sizeof(*t->heap));
+    table_mem_free(t->table, ((size_t)t->mask + 1) * sizeof(*t->table));
+    table_mem_free(t->scratch, (size_t)2 * t->k * sizeof(*t->scratch));
     free(t);
 }
 
